@@ -1,0 +1,1 @@
+"""Platform adapters: pure payload -> Inbound functions, and senders of replies. No stores here."""

@@ -1,0 +1,117 @@
+"""The console adapter: talk to Rapport in a terminal, or pipe one message per line through it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from dataclasses import asdict
+from typing import TextIO
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from adapters.base import render_plain
+from bot.types import ConversationKey, Inbound, MessageHandler, Reply
+
+PLATFORM = "console"
+WORKSPACE = "local"
+QUIT = {"/quit", "/exit", "quit", "exit"}
+
+
+def to_inbound(text: str, user_id: str, display_name: str, session: str, sequence: int) -> Inbound:
+    """One typed line as an Inbound. Every run of `rapport chat` is its own conversation thread."""
+    return Inbound(
+        platform=PLATFORM,
+        conversation=ConversationKey(PLATFORM, WORKSPACE, user_id, session),
+        user_id=user_id,
+        display_name=display_name,
+        text=text,
+        message_id=f"{session}-{sequence}",
+    )
+
+
+def reply_json(reply: Reply) -> str:
+    """The machine-readable form of a reply printed by ``rapport chat --json``."""
+    return json.dumps(
+        {
+            "text": reply.text,
+            "sources": [asdict(s) for s in reply.sources],
+            "suggestions": [asdict(s) for s in reply.suggestions],
+            "recommendations": [asdict(r) for r in reply.recommendations],
+            "sentiment": asdict(reply.sentiment) if reply.sentiment else None,
+            "tone": reply.tone.value,
+            "handoff": asdict(reply.handoff) if reply.handoff else None,
+            "in_reply_to": reply.in_reply_to,
+        },
+        ensure_ascii=False,
+    )
+
+
+class ConsoleAdapter:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        user_id: str,
+        display_name: str = "",
+        json_output: bool = False,
+        stdin: TextIO | None = None,
+        console: Console | None = None,
+        bot_name: str = "Rapport",
+    ) -> None:
+        self.user_id = user_id
+        self.display_name = display_name
+        self._json = json_output
+        self._stdin = stdin or sys.stdin
+        self._console = console or Console()
+        self._bot_name = bot_name
+        self._session = uuid.uuid4().hex[:12]
+        self._stopped = asyncio.Event()
+
+    @property
+    def interactive(self) -> bool:
+        return self._stdin.isatty() and not self._json
+
+    async def start(self, handler: MessageHandler) -> None:
+        sequence = 0
+        offered: tuple[str, ...] = ()  # suggestions of the last reply, picked by number like a button
+        if self.interactive:
+            self._console.print(f"[bold]{self._bot_name}[/] is listening. Type [italic]/quit[/] to leave.\n")
+        while not self._stopped.is_set():
+            line = await asyncio.to_thread(self._read_line)
+            if line is None:
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if text.lower() in QUIT:
+                break
+            if text.isdigit() and 1 <= int(text) <= len(offered):
+                text = offered[int(text) - 1]
+            sequence += 1
+            reply = await handler(to_inbound(text, self.user_id, self.display_name, self._session, sequence))
+            if reply is not None:
+                offered = tuple(s.text for s in reply.suggestions)
+                await self.send(reply)
+
+    def _read_line(self) -> str | None:
+        if self.interactive:
+            try:
+                return self._console.input("[bold cyan]you ›[/] ")
+            except (EOFError, KeyboardInterrupt):
+                return None
+        line = self._stdin.readline()
+        return line if line else None
+
+    async def send(self, reply: Reply) -> None:
+        if self._json:
+            # Plain print: one JSON object per line, no Rich markup or wrapping.
+            print(reply_json(reply), flush=True)
+            return
+        self._console.print(Panel(Text(render_plain(reply)), title=self._bot_name, title_align="left", border_style="green"))
+
+    async def stop(self) -> None:
+        self._stopped.set()

@@ -1,0 +1,147 @@
+"""``rapport``: chat, ingest, config and db commands."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from adapters.console import PLATFORM, WORKSPACE, ConsoleAdapter
+from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, run_async, stderr
+from bot.config import Config, config_schema, default_config_path, load_config
+from bot.errors import ConfigError
+from bot.knowledge.ingest import IngestReport
+from bot.runtime import Runtime, database_url, reindex
+from bot.store import migrations
+from bot.store.database import Database
+
+app = typer.Typer(help="Rapport, a personalized customer-support bot.", no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Check config.yaml or print its JSON Schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+@reports_errors
+def chat(
+    as_customer: Annotated[str | None, typer.Option("--as", help="Speak as this customer (external id or email).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object per reply.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Talk to the bot in this terminal. Without a terminal, reads one message per line from stdin."""
+    cfg, data = load(config, data_dir)
+    run_async(_chat(cfg, data, as_customer, json_output))
+
+
+async def _chat(cfg: Config, data: Path, as_customer: str | None, json_output: bool) -> None:
+    async with Runtime.open(cfg, data) as runtime:
+        if await runtime.knowledge.is_empty():
+            stderr.print("First run: indexing knowledge/ …")
+            _print_report(await _ingest_with_progress(runtime), quiet=True)
+        user_id, name = f"user:{getpass.getuser()}", ""
+        if as_customer:
+            customer = await runtime.customers.find(as_customer)
+            user_id, name = f"customer:{customer.id}", customer.name
+            await runtime.customers.attach(customer, PLATFORM, WORKSPACE, user_id)
+        adapter = ConsoleAdapter(user_id, name, json_output=json_output, bot_name=cfg.brand.bot_name)
+        await adapter.start(runtime.engine.handle)
+
+
+@app.command()
+@reports_errors
+def ingest(
+    reindex_all: Annotated[bool, typer.Option("--reindex", help="Rebuild every knowledge vector from scratch.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Chunk, embed and index knowledge/ (only files that changed since the last run)."""
+    cfg, data = load(config, data_dir)
+
+    async def run() -> IngestReport:
+        if reindex_all:
+            await reindex(cfg, data)
+        async with Runtime.open(cfg, data) as runtime:
+            return await _ingest_with_progress(runtime)
+
+    report = run_async(run())
+    _print_report(report, quiet=False)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+async def _ingest_with_progress(runtime: Runtime) -> IngestReport:
+    files = runtime.knowledge_files()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=stderr,
+                  transient=True) as bar:
+        task = bar.add_task("ingest", total=files.count())
+
+        def advance(source: str, done: int) -> None:
+            bar.update(task, completed=done, description=source)
+
+        report = await runtime.ingest(advance)
+        bar.update(task, completed=files.count())
+    return report
+
+
+def _print_report(report: IngestReport, quiet: bool) -> None:
+    if not quiet or report.changed:
+        stderr.print(
+            f"knowledge: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed "
+            f"({report.chunks} sections, {report.products} products indexed)"
+        )
+    for problem in report.problems:
+        stderr.print(f"[yellow]skipped[/] {problem.path}: {problem.reason}", highlight=False)
+
+
+@config_app.command("check")
+def config_check(path: Annotated[Path | None, typer.Argument(help="Config file (default: --config or ./config.yaml).")] = None,
+                 config: ConfigOption = None) -> None:
+    """Print `ok`, or every problem with its key, bad value and fix (exit code 1)."""
+    target = path or config or default_config_path()
+    try:
+        load_config(target)
+    except ConfigError as error:
+        print(error.message, file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        if error.fix:
+            print(f"  fix: {error.fix}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print("ok")
+
+
+@config_app.command("schema")
+def config_schema_command() -> None:
+    """Print the JSON Schema of config.yaml (point your editor's YAML plugin at it)."""
+    print(json.dumps(config_schema(), indent=2))
+
+
+@db_app.command("upgrade")
+@reports_errors
+def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Apply pending schema migrations (the release phase runs this)."""
+    cfg, data = load(config, data_dir)
+
+    async def run() -> tuple[str | None, str | None]:
+        database = Database(database_url(cfg), data)
+        try:
+            before = await migrations.current_revision(database)
+            await migrations.upgrade(database)
+            return before, await migrations.current_revision(database)
+        finally:
+            await database.close()
+
+    before, after = run_async(run())
+    print(f"database at {after} (was {before or 'empty'})")
+
+
+def main() -> None:
+    app()

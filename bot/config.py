@@ -1,0 +1,294 @@
+"""config.yaml: load once, expand ``${VAR}`` from the environment, validate, explain every mistake.
+
+Secrets never live in the file: they are ``${VAR}`` references resolved from the
+environment at load time. Unknown keys are errors, so a typo cannot silently turn
+a setting off.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.errors import MISSING, ConfigError, ConfigProblem
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Brand(Section):
+    name: str = Field("Rapport Store", description="Company or shop name used in replies.")
+    bot_name: str = Field("Rapport", description="What the bot calls itself.")
+    persona: str = Field(
+        "friendly, concise and practical", description="How the bot should sound (used by the LLM composer)."
+    )
+
+
+class Templates(Section):
+    """Reply wording. ``{name}`` is the customer's first name (empty if unknown), ``{bot}`` the bot's name."""
+
+    greeting: str = "Hi{name_suffix}! I'm {bot}, the support assistant at {brand}. Ask me about orders, shipping, returns or our products."
+    greeting_returning: str = "Welcome back{name_suffix}! How can I help today?"
+    answer_prefix: str = "{name_comma}"
+    no_answer: str = (
+        "I'm sorry{name_suffix}, I don't know the answer to that and I'd rather not guess. "
+        "Would you like me to bring in a person from our team? Just say \"talk to a human\"."
+    )
+    clarify: str = "I want to get this right{name_suffix}. Did you mean one of these?"
+    handoff: str = (
+        "I've asked a person from our team to take over{name_suffix}. They'll reply right here in this conversation."
+    )
+    thanks: str = "You're welcome{name_suffix}! Anything else I can help with?"
+    product_intro: str = "Here's what we have that matches:"
+
+
+class Knowledge(Section):
+    pages: Path = Field(Path("knowledge/pages"), description="Folder of Markdown pages (FAQ, policies).")
+    catalog: Path = Field(Path("knowledge/catalog.csv"), description="Product catalog CSV.")
+    chunk_size: Annotated[int, Field(ge=200, le=8000)] = 1200
+    chunk_overlap: Annotated[int, Field(ge=0, le=1000)] = 100
+
+
+class Stores(Section):
+    database_url: str = Field(
+        "", description="Empty: SQLite in the data directory. Else a PostgreSQL URL (postgres:// is accepted)."
+    )
+    chroma_url: str = Field("", description="Empty: embedded Chroma in the data directory. Else http(s)://host:port.")
+    redis_url: str = Field("", description="Empty: in-process locks. Else redis://host:port/db.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not re.match(r"^(postgres|postgresql|postgresql\+asyncpg|sqlite|sqlite\+aiosqlite)://", value):
+            raise ValueError("must start with postgres://, postgresql:// or sqlite://")
+        return value
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _http_chroma(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/]+", value):
+            raise ValueError("must be an http:// or https:// URL of a Chroma server")
+        return value
+
+
+class Models(Section):
+    embedder: Literal["minilm-onnx-int8", "minilm-torch"] = Field(
+        "minilm-onnx-int8",
+        description="all-MiniLM-L6-v2 as int8 ONNX (no torch) or full precision via sentence-transformers.",
+    )
+    sentiment: Literal["vader"] = "vader"
+
+
+class Thresholds(Section):
+    answer_min_similarity: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.55, description="At or above this cosine similarity the best knowledge section is given as the answer."
+    )
+    clarify_min_similarity: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.4, description="Between this and answer_min_similarity the bot asks which of the close matches is meant."
+    )
+    product_min_similarity: Annotated[float, Field(ge=0, le=1)] = 0.45
+    negative_sentiment: Annotated[float, Field(ge=-1, le=0)] = -0.3
+    positive_sentiment: Annotated[float, Field(ge=0, le=1)] = 0.3
+
+
+class Conversation(Section):
+    granularity: Literal["user", "channel", "thread"] = Field(
+        "thread", description="What one conversation is: a user's DM stream, a channel, or a thread."
+    )
+    recent_turns: Annotated[int, Field(ge=0, le=50)] = 6
+    recalled_memories: Annotated[int, Field(ge=0, le=20)] = 3
+
+
+class Recommendations(Section):
+    enabled: bool = True
+    max_per_reply: Annotated[int, Field(ge=0, le=10)] = 3
+    exclude_categories: list[str] = []
+
+
+class Platform(Section):
+    enabled: bool = False
+    api_base_url: str = Field("", description="Override the platform's API endpoint (proxy, GovSlack, local fake).")
+
+
+class SlackPlatform(Platform):
+    mode: Literal["socket", "http"] = "socket"
+    bot_token: str = ""
+    app_token: str = ""
+    signing_secret: str = ""
+
+
+class DiscordPlatform(Platform):
+    bot_token: str = ""
+
+
+class TelegramPlatform(Platform):
+    mode: Literal["polling", "webhook"] = "polling"
+    bot_token: str = ""
+    webhook_secret: str = ""
+
+
+class Platforms(Section):
+    slack: SlackPlatform = SlackPlatform()
+    discord: DiscordPlatform = DiscordPlatform()
+    telegram: TelegramPlatform = TelegramPlatform()
+
+
+class Llm(Section):
+    enabled: bool = False
+    base_url: str = Field("", description="Any OpenAI-compatible endpoint; empty means the provider's default.")
+    model: str = "gpt-4o-mini"
+    api_key: str = ""
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 20
+
+
+class Handoff(Section):
+    human_request_phrases: list[str] = [
+        "human",
+        "a person",
+        "real person",
+        "agent",
+        "representative",
+        "someone from your team",
+    ]
+
+
+class Config(Section):
+    """Everything an admin tunes. Secrets come from the environment via ``${VAR}``."""
+
+    brand: Brand = Brand()
+    templates: Templates = Templates()
+    knowledge: Knowledge = Knowledge()
+    stores: Stores = Stores()
+    models: Models = Models()
+    thresholds: Thresholds = Thresholds()
+    conversation: Conversation = Conversation()
+    recommendations: Recommendations = Recommendations()
+    platforms: Platforms = Platforms()
+    llm: Llm = Llm()
+    handoff: Handoff = Handoff()
+    admins: list[str] = Field([], description="Platform user ids (platform:user) allowed to run admin commands.")
+
+    # Where the file was read from; relative paths in it are relative to its folder.
+    base_dir: Path = Field(Path("."), exclude=True)
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.base_dir / path)
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(node: Any, env: dict[str, str], path: str, problems: list[ConfigProblem]) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string, recording unset variables."""
+    if isinstance(node, dict):
+        return {k: expand_env(v, env, f"{path}.{k}" if path else str(k), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [expand_env(v, env, f"{path}[{i}]", problems) for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(
+            ConfigProblem(path, node, f"environment variable {name} is not set", f"export {name}=… or write ${{{name}:-default}}")
+        )
+        return ""
+
+    return _VAR.sub(substitute, node)
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("RAPPORT_CONFIG", "config.yaml"))
+
+
+def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read, expand and validate a config file. Raises ConfigError listing every problem."""
+    path = path or default_config_path()
+    env = dict(os.environ) if env is None else env
+    if not path.exists():
+        raise ConfigError(
+            f"config file {path} does not exist",
+            fix="run from the project folder, pass --config PATH or set RAPPORT_CONFIG",
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+                          fix="check indentation and quoting on that line") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (brand:, knowledge:, …)",
+                          fix="start the file with top-level keys such as `brand:`")
+    problems: list[ConfigProblem] = []
+    expanded = expand_env(raw, env, "", problems)
+    try:
+        config = Config.model_validate({**expanded, "base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        problems.extend(_explain(exc, expanded))
+        config = None
+    if problems:
+        raise ConfigError(f"{path} has {len(problems)} problem(s):", problems)
+    assert config is not None
+    return config
+
+
+def _explain(exc: ValidationError, data: dict[str, Any]) -> list[ConfigProblem]:
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        path = ".".join(loc)
+        value = error.get("input", MISSING)
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            known = _known_keys(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], known, n=1)
+            fix = f"did you mean '{close[0]}'?" if close else f"remove it; known keys here: {', '.join(sorted(known))}"
+            problems.append(ConfigProblem(path, value, "unknown key", fix))
+        elif kind == "literal_error":
+            allowed = error.get("ctx", {}).get("expected", "")
+            problems.append(ConfigProblem(path, value, "not one of the allowed values", f"use one of {allowed}"))
+        elif kind in {"int_parsing", "int_type", "int_from_float"}:
+            problems.append(ConfigProblem(path, value, "expected a whole number", "write a number such as 3"))
+        elif kind in {"float_parsing", "float_type"}:
+            problems.append(ConfigProblem(path, value, "expected a number", "write a number such as 0.5"))
+        elif kind in {"bool_parsing", "bool_type"}:
+            problems.append(ConfigProblem(path, value, "expected true or false", "write true or false"))
+        elif kind in {"list_type"}:
+            problems.append(ConfigProblem(path, value, "expected a list", "write a YAML list, e.g. [a, b]"))
+        elif kind in {"model_type", "model_attributes_type", "dict_type"}:
+            problems.append(ConfigProblem(path, value, "expected a section (a mapping of keys)", "indent keys under it"))
+        elif kind.startswith(("greater_than", "less_than")):
+            problems.append(ConfigProblem(path, value, error["msg"].lower(), "choose a value in the allowed range"))
+        else:
+            msg = error["msg"].removeprefix("Value error, ")
+            problems.append(ConfigProblem(path, value, msg, "see `rapport config schema` for the expected form"))
+    return problems
+
+
+def _known_keys(loc: list[str]) -> list[str]:
+    model: Any = Config
+    for part in loc:
+        field = model.model_fields.get(part)
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return []
+        model = field.annotation
+    return [name for name in model.model_fields if name != "base_dir"]
+
+
+def config_schema() -> dict[str, Any]:
+    schema = Config.model_json_schema()
+    schema.get("properties", {}).pop("base_dir", None)
+    schema["title"] = "Rapport config.yaml"
+    return schema

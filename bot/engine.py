@@ -1,0 +1,59 @@
+"""The flow of one message, start to end. Each step is a small stage object in ``bot/stages``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.locks import ConversationLocks
+from bot.stages.accept import Accept
+from bot.stages.compose import Composer
+from bot.stages.decide import Decide
+from bot.stages.identify import Identify
+from bot.stages.recall import Recall
+from bot.stages.recommend import Recommend
+from bot.stages.remember import Remember
+from bot.stages.understand import Understand
+from bot.types import Inbound, Reply
+
+log = logging.getLogger("rapport.engine")
+
+
+@dataclass
+class Engine:
+    accept: Accept
+    identify: Identify
+    understand: Understand
+    recall: Recall
+    recommend: Recommend
+    decide: Decide
+    compose: Composer
+    remember: Remember
+    locks: ConversationLocks
+
+    async def handle(self, inbound: Inbound) -> Reply | None:
+        """Answer one message; None when it is a redelivery or a person owns the conversation."""
+        async with self.locks.hold(str(inbound.conversation)):
+            if not await self.accept(inbound):
+                log.info("duplicate message skipped", extra={"platform": inbound.platform, "message_id": inbound.message_id})
+                return None
+            try:
+                customer = await self.identify(inbound)
+                understanding = await self.understand(inbound)
+                context = await self.recall(inbound, customer, understanding)
+                products = await self.recommend(customer, understanding, context)
+                decision = self.decide(understanding, context, products)
+                reply = await self.compose(inbound, customer, understanding, context, decision, products)
+                await self.remember(inbound, customer, understanding, decision, reply)
+            except BaseException:
+                # Release the claim so the platform's redelivery gets answered rather than lost.
+                await self.accept.failed(inbound)
+                raise
+            await self.accept.done(inbound, answered=reply is not None)
+            # Ids and the decision only: message bodies and personal data stay out of logs.
+            log.info(
+                "turn handled",
+                extra={"platform": inbound.platform, "message_id": inbound.message_id,
+                       "customer_id": customer.id, "action": decision.action.value},
+            )
+            return reply

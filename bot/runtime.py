@@ -1,0 +1,111 @@
+"""The composition root: stores, models, knowledge and engine, wired once from config.yaml."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Config
+from bot.embedder import Embedder, load_embedder
+from bot.engine import Engine
+from bot.knowledge.ingest import CATALOG, PAGES, IngestReport, KnowledgeFiles, Progress, ingest
+from bot.knowledge.search import KnowledgeBase
+from bot.locks import ConversationLocks
+from bot.sentiment import VaderScorer
+from bot.stages.accept import Accept
+from bot.stages.compose import OfflineComposer
+from bot.stages.decide import Decide
+from bot.stages.identify import Identify
+from bot.stages.recall import Recall
+from bot.stages.recommend import Recommend
+from bot.stages.remember import Remember
+from bot.stages.understand import Understand
+from bot.store.conversations import ConversationLog
+from bot.store.customers import CustomerDirectory
+from bot.store.database import Database
+from bot.store.inbox import Inbox
+from bot.store.memory import MEMORIES, CustomerMemory
+from bot.store.migrations import ensure_schema
+from bot.store.vectors import VectorStore
+
+
+def resolve_data_dir(flag: Path | None) -> Path:
+    """--data-dir, else RAPPORT_DATA_DIR, else ./data."""
+    return flag or Path(os.environ.get("RAPPORT_DATA_DIR") or "data")
+
+
+def database_url(config: Config) -> str:
+    # DATABASE_URL is what Heroku-style hosts set; it wins over an empty config value.
+    return config.stores.database_url or os.environ.get("DATABASE_URL", "")
+
+
+@dataclass
+class Runtime:
+    config: Config
+    data_dir: Path
+    database: Database
+    embedder: Embedder
+    vectors: VectorStore
+    knowledge: KnowledgeBase
+    customers: CustomerDirectory
+    log: ConversationLog
+    memory: CustomerMemory
+    engine: Engine
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, config: Config, data_dir: Path) -> AsyncIterator[Runtime]:
+        database = Database(database_url(config), data_dir)
+        try:
+            # An embedded SQLite upgrades itself; a shared server database is upgraded by `rapport db upgrade`.
+            await ensure_schema(database, auto_upgrade=database.is_sqlite)
+            embedder = load_embedder(config.models.embedder)
+            vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
+            knowledge = KnowledgeBase(await vectors.collection(PAGES), await vectors.collection(CATALOG))
+            memory = CustomerMemory(await vectors.collection(MEMORIES))
+            customers = CustomerDirectory(database)
+            log = ConversationLog(database)
+            engine = Engine(
+                accept=Accept(Inbox(database)),
+                identify=Identify(customers),
+                understand=Understand(embedder, VaderScorer(), config.handoff.human_request_phrases),
+                recall=Recall(log, memory, knowledge, config.conversation.recent_turns,
+                              config.conversation.recalled_memories, set(config.admins)),
+                recommend=Recommend(knowledge, config.recommendations, config.thresholds),
+                decide=Decide(config.thresholds),
+                compose=OfflineComposer(config.brand, config.templates, config.thresholds),
+                remember=Remember(log, memory),
+                locks=ConversationLocks(),
+            )
+            yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine)
+        finally:
+            await database.close()
+
+    def knowledge_files(self) -> KnowledgeFiles:
+        return KnowledgeFiles(
+            pages_dir=self.config.resolve(self.config.knowledge.pages),
+            catalog=self.config.resolve(self.config.knowledge.catalog),
+            root=self.config.base_dir,
+        )
+
+    async def ingest(self, progress: Progress | None = None) -> IngestReport:
+        return await ingest(
+            self.knowledge_files(),
+            self.knowledge.pages,
+            self.knowledge.catalog,
+            self.embedder,
+            self.config.knowledge.chunk_size,
+            self.config.knowledge.chunk_overlap,
+            progress,
+        )
+
+
+async def reindex(config: Config, data_dir: Path) -> None:
+    """Drop the knowledge collections (e.g. after changing embedder) so the next ingest rebuilds them."""
+    embedder = load_embedder(config.models.embedder)
+    vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
+    for name in (PAGES, CATALOG):
+        await vectors.drop(name)

@@ -1,0 +1,1 @@
+"""The engine's stages, in the order a message meets them."""

@@ -1,0 +1,55 @@
+"""6. decide: answer, greet, suggest products, hand off to a person, admit not knowing, or stay silent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.config import Thresholds
+from bot.knowledge.search import KnowledgeHit
+from bot.stages.recall import Context
+from bot.stages.understand import Understanding
+from bot.types import Recommendation
+
+
+class Action(StrEnum):
+    ANSWER = "answer"
+    PRODUCTS = "products"
+    CLARIFY = "clarify"
+    GREET = "greet"
+    THANK = "thank"
+    HANDOFF = "handoff"
+    UNKNOWN = "unknown"
+    SILENT = "silent"  # a person owns the conversation
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    reason: str
+    answer: KnowledgeHit | None = None
+
+
+class Decide:
+    def __init__(self, thresholds: Thresholds) -> None:
+        self._thresholds = thresholds
+
+    def __call__(self, understanding: Understanding, context: Context, products: list[Recommendation]) -> Decision:
+        if context.open_handoff is not None and context.open_handoff.status == "human":
+            return Decision(Action.SILENT, "a person is handling this conversation")
+        if understanding.wants_human:
+            return Decision(Action.HANDOFF, "customer asked for a person")
+        if understanding.is_greeting:
+            return Decision(Action.GREET, "greeting")
+        if understanding.is_thanks:
+            return Decision(Action.THANK, "thanks")
+        best = context.knowledge[0] if context.knowledge else None
+        best_product = products[0].score if products else 0.0
+        if best is not None and best.similarity >= self._thresholds.answer_min_similarity and best.similarity >= best_product:
+            return Decision(Action.ANSWER, f"knowledge match {best.similarity:.2f}", best)
+        if products:
+            return Decision(Action.PRODUCTS, f"catalog match {best_product:.2f}")
+        if best is not None and best.similarity >= self._thresholds.clarify_min_similarity:
+            return Decision(Action.CLARIFY, f"close knowledge matches only (best {best.similarity:.2f})")
+        top = f"{best.similarity:.2f}" if best else "none"
+        return Decision(Action.UNKNOWN, f"no knowledge above {self._thresholds.answer_min_similarity} (best {top})")

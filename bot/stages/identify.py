@@ -1,0 +1,15 @@
+"""2. identify: the platform account behind a message, resolved to a customer."""
+
+from __future__ import annotations
+
+from bot.store.customers import CustomerDirectory
+from bot.store.tables import Customer
+from bot.types import Inbound
+
+
+class Identify:
+    def __init__(self, directory: CustomerDirectory) -> None:
+        self._directory = directory
+
+    async def __call__(self, inbound: Inbound) -> Customer:
+        return await self._directory.identify(inbound)

@@ -1,0 +1,1 @@
+"""Stores: SQL for customers, turns and the inbox; Chroma for vectors."""

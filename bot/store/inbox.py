@@ -1,0 +1,73 @@
+"""The durable inbox: each (platform, message id) is answered at most once, across restarts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from bot.store.database import Database
+from bot.store.tables import InboxEntry, as_utc, utcnow
+from bot.types import Inbound
+
+# A message still "processing" after this long belonged to a process that died; it may be retried.
+STALE_AFTER = timedelta(minutes=5)
+
+
+class Inbox:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def claim(self, inbound: Inbound) -> bool:
+        """True if this message is new (or its earlier attempt died); False for a redelivery."""
+        async with self._db.session() as session:
+            session.add(
+                InboxEntry(platform=inbound.platform, message_id=inbound.message_id, conversation=str(inbound.conversation))
+            )
+            try:
+                await session.commit()
+                return True
+            except IntegrityError:
+                await session.rollback()
+            entry = (
+                await session.exec(
+                    select(InboxEntry)
+                    .where(InboxEntry.platform == inbound.platform, InboxEntry.message_id == inbound.message_id)
+                    .with_for_update()
+                )
+            ).one()
+            if entry.status != "processing" or utcnow() - as_utc(entry.received_at) < STALE_AFTER:
+                return False
+            entry.received_at = utcnow()
+            session.add(entry)
+            await session.commit()
+            return True
+
+    async def finish(self, inbound: Inbound, answered: bool) -> None:
+        async with self._db.session() as session:
+            entry = (
+                await session.exec(
+                    select(InboxEntry).where(
+                        InboxEntry.platform == inbound.platform, InboxEntry.message_id == inbound.message_id
+                    )
+                )
+            ).one()
+            entry.status = "answered" if answered else "silent"
+            entry.finished_at = utcnow()
+            session.add(entry)
+            await session.commit()
+
+    async def release(self, inbound: Inbound) -> None:
+        """Forget a claim whose turn failed, so the platform's redelivery is answered instead of lost."""
+        async with self._db.session() as session:
+            entry = (
+                await session.exec(
+                    select(InboxEntry).where(
+                        InboxEntry.platform == inbound.platform, InboxEntry.message_id == inbound.message_id
+                    )
+                )
+            ).first()
+            if entry is not None and entry.status == "processing":
+                await session.delete(entry)
+                await session.commit()

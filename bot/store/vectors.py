@@ -1,0 +1,139 @@
+"""Vector collections in Chroma: embedded ``PersistentClient`` by default, ``HttpClient`` by config.
+
+Rapport always computes embeddings itself and passes them in. Chroma's default
+embedding function downloads a model, so no collection is ever given one, and
+every write and query here requires vectors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from bot.errors import EmbedderMismatchError, StoreError
+
+Metadata = Mapping[str, str | int | float | bool]
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    id: str
+    document: str
+    metadata: dict[str, Any]
+    similarity: float  # cosine similarity in [-1, 1]
+
+
+class VectorCollection:
+    """One Chroma collection, async, built by exactly one embedder."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+        self.name: str = collection.name
+
+    async def upsert(
+        self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str], metadatas: Sequence[Metadata]
+    ) -> None:
+        if len(ids) == 0:
+            return
+        await asyncio.to_thread(
+            self._collection.upsert,
+            ids=list(ids),
+            embeddings=np.asarray(embeddings, dtype=np.float32),
+            documents=list(documents),
+            metadatas=[dict(m) for m in metadatas],
+        )
+
+    async def query(self, embedding: np.ndarray, limit: int, where: dict[str, Any] | None = None) -> list[VectorHit]:
+        """Nearest neighbours of ``embedding``; ``where`` is applied inside the store, before ranking."""
+        if limit <= 0:
+            return []
+        result = await asyncio.to_thread(
+            self._collection.query,
+            query_embeddings=np.asarray(embedding, dtype=np.float32).reshape(1, -1),
+            n_results=limit,
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            VectorHit(id=i, document=d or "", metadata=dict(m or {}), similarity=1.0 - float(dist))
+            for i, d, m, dist in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+        ]
+
+    async def metadatas(self, where: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        result = await asyncio.to_thread(self._collection.get, where=where or None, include=["metadatas"])
+        return {i: dict(m or {}) for i, m in zip(result["ids"], result["metadatas"], strict=True)}
+
+    async def delete(self, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None) -> None:
+        if ids is not None and len(ids) == 0:
+            return
+        await asyncio.to_thread(self._collection.delete, ids=list(ids) if ids is not None else None, where=where)
+
+    async def count(self) -> int:
+        return await asyncio.to_thread(self._collection.count)
+
+
+class VectorStore:
+    """Opens collections and refuses any that another embedder built."""
+
+    def __init__(self, client: Any, embedder_name: str, dimension: int) -> None:
+        self._client = client
+        self.embedder_name = embedder_name
+        self.dimension = dimension
+
+    @classmethod
+    def open(cls, chroma_url: str, data_dir: Path, embedder_name: str, dimension: int) -> VectorStore:
+        import chromadb
+        from chromadb.config import Settings
+
+        settings = Settings(anonymized_telemetry=False)
+        if chroma_url:
+            parts = urlsplit(chroma_url)
+            client = chromadb.HttpClient(
+                host=parts.hostname or "localhost",
+                port=parts.port or (443 if parts.scheme == "https" else 8000),
+                ssl=parts.scheme == "https",
+                settings=settings,
+            )
+        else:
+            path = data_dir / "chroma"
+            path.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(path), settings=settings)
+        return cls(client, embedder_name, dimension)
+
+    async def collection(self, name: str) -> VectorCollection:
+        def open_collection() -> Any:
+            return self._client.get_or_create_collection(
+                name,
+                embedding_function=None,
+                metadata={"hnsw:space": "cosine", "embedder": self.embedder_name, "dimension": self.dimension},
+            )
+
+        try:
+            collection = await asyncio.to_thread(open_collection)
+        except Exception as exc:  # chromadb raises plain exceptions for connection problems
+            raise StoreError(f"cannot open vector collection '{name}': {exc}",
+                             fix="check stores.chroma_url, or leave it empty for the embedded store") from exc
+        built_by = (collection.metadata or {}).get("embedder")
+        if built_by != self.embedder_name:
+            raise EmbedderMismatchError(
+                f"vector collection '{name}' was built by embedder '{built_by}', but this config uses "
+                f"'{self.embedder_name}'; its vectors cannot be compared",
+                fix=f"run `rapport ingest --reindex` to rebuild it with '{self.embedder_name}', "
+                "or set models.embedder back to match",
+            )
+        return VectorCollection(collection)
+
+    async def drop(self, name: str) -> None:
+        def drop_if_present() -> None:
+            if name in {c if isinstance(c, str) else c.name for c in self._client.list_collections()}:
+                self._client.delete_collection(name)
+
+        await asyncio.to_thread(drop_if_present)

@@ -1,0 +1,128 @@
+"""The typed boundary between platform adapters and the engine.
+
+Adapters turn a platform payload into an :class:`Inbound`; the engine answers with a
+:class:`Reply`. Nothing platform-specific crosses this line except the opaque ``raw``
+payload, which the engine never reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Where a conversation lives: platform, workspace (team or guild), channel, thread."""
+
+    platform: str
+    workspace: str
+    channel: str
+    thread: str = ""
+
+    def __str__(self) -> str:
+        return ":".join((self.platform, self.workspace, self.channel, self.thread))
+
+    @classmethod
+    def parse(cls, text: str) -> ConversationKey:
+        platform, workspace, channel, thread = (text.split(":", 3) + ["", "", ""])[:4]
+        return cls(platform, workspace, channel, thread)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    name: str
+    mime_type: str = "application/octet-stream"
+    url: str = ""
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One customer message, normalized from any platform."""
+
+    platform: str
+    conversation: ConversationKey
+    user_id: str
+    text: str
+    message_id: str
+    display_name: str = ""
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    attachments: tuple[Attachment, ...] = ()
+    # A Slack Connect user from another organisation: a customer, never staff.
+    external: bool = False
+    external_org: str = ""
+    raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+
+class Tone(StrEnum):
+    NEUTRAL = "neutral"
+    WARM = "warm"
+    EMPATHETIC = "empathetic"
+
+
+class SentimentLabel(StrEnum):
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    label: SentimentLabel
+    score: float  # in [-1, 1]
+    confidence: float  # in [0, 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A knowledge page section a reply was grounded in."""
+
+    title: str
+    section: str
+    path: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    sku: str
+    name: str
+    price: float
+    reason: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A follow-up the customer can pick with one click (a button where the platform has them)."""
+
+    label: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffNotice:
+    reason: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    conversation: ConversationKey
+    in_reply_to: str
+    text: str
+    sources: tuple[Source, ...] = ()
+    suggestions: tuple[Suggestion, ...] = ()
+    recommendations: tuple[Recommendation, ...] = ()
+    tone: Tone = Tone.NEUTRAL
+    sentiment: Sentiment | None = None
+    handoff: HandoffNotice | None = None
+    # Whether the platform should offer 👍/👎 buttons for this reply.
+    ask_feedback: bool = True
+
+
+MessageHandler = Callable[[Inbound], Awaitable[Reply | None]]
