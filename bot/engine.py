@@ -49,7 +49,6 @@ class Engine:
                 # Release the claim so the platform's redelivery gets answered rather than lost.
                 await self.accept.failed(inbound)
                 raise
-            await self.accept.done(inbound, answered=reply is not None)
             # Ids and the decision only: message bodies and personal data stay out of logs.
             log.info(
                 "turn handled",

@@ -80,7 +80,10 @@ class Runtime:
                 remember=Remember(log, memory),
                 locks=ConversationLocks(),
             )
-            yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine)
+            try:
+                yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine)
+            finally:
+                await memory.close()
         finally:
             await database.close()
 

@@ -14,8 +14,5 @@ class Accept:
         """True when this message should be answered now; False for a redelivery."""
         return await self._inbox.claim(inbound)
 
-    async def done(self, inbound: Inbound, answered: bool) -> None:
-        await self._inbox.finish(inbound, answered)
-
     async def failed(self, inbound: Inbound) -> None:
         await self._inbox.release(inbound)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from bot.knowledge.search import KnowledgeBase, KnowledgeHit
@@ -41,10 +42,13 @@ class Recall:
     async def __call__(self, inbound: Inbound, customer: Customer, understanding: Understanding) -> Context:
         assert customer.id is not None
         staff = not inbound.external and f"{inbound.platform}:{inbound.user_id}" in self._admins
-        recent = await self._log.recent(inbound.conversation, customer.id, self._recent)
-        memories = await self._memory.recall(customer.id, understanding.embedding, self._memories)
-        hits = await self._knowledge.search(understanding.embedding, limit=3, include_internal=staff)
-        handoff = await self._log.open_handoff(inbound.conversation)
+        # Independent look-ups: run them side by side, the embedding computed once is shared.
+        recent, memories, hits, handoff = await asyncio.gather(
+            self._log.recent(inbound.conversation, customer.id, self._recent),
+            self._memory.recall(customer.id, understanding.embedding, self._memories),
+            self._knowledge.search(understanding.embedding, limit=3, include_internal=staff),
+            self._log.open_handoff(inbound.conversation),
+        )
         return Context(
             recent_turns=recent,
             memories=memories,

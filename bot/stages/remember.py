@@ -47,9 +47,10 @@ class Remember:
         handoff = None
         if decision.action is Action.HANDOFF:
             handoff = Handoff(customer_id=customer.id, conversation=conversation, reason=decision.reason)
-        await self._log.record(turns, handoff)
+        # The turns, any handoff and the inbox's "answered" mark commit together.
+        await self._log.record(inbound, turns, handoff, answered=reply is not None)
         if understanding.text:
-            await self._memory.remember(
+            self._memory.remember(
                 customer.id,
                 f"turn:{inbound.platform}:{inbound.message_id}",
                 understanding.text,

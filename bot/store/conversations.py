@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from bot.store.database import Database
-from bot.store.tables import Handoff, Turn
-from bot.types import ConversationKey
+from bot.store.tables import Handoff, InboxEntry, Turn, utcnow
+from bot.types import ConversationKey, Inbound
 
 
 class ConversationLog:
@@ -30,12 +30,17 @@ class ConversationLog:
             ).all()
         return list(reversed(rows))
 
-    async def record(self, turns: Sequence[Turn], handoff: Handoff | None = None) -> None:
-        """Store a customer turn and the bot's answer (and any handoff) in one transaction."""
+    async def record(self, inbound: Inbound, turns: Sequence[Turn], handoff: Handoff | None, answered: bool) -> None:
+        """Store a turn and its answer, any handoff, and close the message's inbox entry, atomically."""
         async with self._db.session() as session:
             session.add_all(list(turns))
             if handoff is not None:
                 session.add(handoff)
+            await session.exec(
+                update(InboxEntry)
+                .where(InboxEntry.platform == inbound.platform, InboxEntry.message_id == inbound.message_id)  # type: ignore[arg-type]
+                .values(status="answered" if answered else "silent", finished_at=utcnow())
+            )
             await session.commit()
 
     async def open_handoff(self, conversation: ConversationKey) -> Handoff | None:

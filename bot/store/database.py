@@ -34,7 +34,7 @@ def normalise_url(url: str, data_dir: Path) -> tuple[str, dict[str, object]]:
             connect_args["ssl"] = sslmode
         return urlunsplit(("postgresql+asyncpg", netloc, path, urlencode(params), fragment)), connect_args
     if scheme in {"sqlite", "sqlite+aiosqlite"}:
-        return urlunsplit(("sqlite+aiosqlite", netloc, path, query, fragment)), {"timeout": 30}
+        return "sqlite+aiosqlite" + url[len(scheme):], {"timeout": 30}
     raise StoreError(f"unsupported database URL scheme '{scheme}'", fix="use postgres://… or leave it empty for SQLite")
 
 

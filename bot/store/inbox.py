@@ -44,20 +44,6 @@ class Inbox:
             await session.commit()
             return True
 
-    async def finish(self, inbound: Inbound, answered: bool) -> None:
-        async with self._db.session() as session:
-            entry = (
-                await session.exec(
-                    select(InboxEntry).where(
-                        InboxEntry.platform == inbound.platform, InboxEntry.message_id == inbound.message_id
-                    )
-                )
-            ).one()
-            entry.status = "answered" if answered else "silent"
-            entry.finished_at = utcnow()
-            session.add(entry)
-            await session.commit()
-
     async def release(self, inbound: Inbound) -> None:
         """Forget a claim whose turn failed, so the platform's redelivery is answered instead of lost."""
         async with self._db.session() as session:

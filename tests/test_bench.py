@@ -1,0 +1,23 @@
+"""The turn-latency benchmark runs and reports what it promises (a small, bounded run)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_turn_latency_benchmark_reports_its_figures(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/turn_latency.py", "--customers", "40", "--memories", "400", "--turns", "10",
+         "--data-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["customers"] == 40 and figures["memories"] == 400 and figures["turns"] == 10
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+    assert figures["turns_per_second"] > 0 and figures["peak_rss_mb"] > 0
