@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.types import MessageHandler, Reply
+from bot.types import FeedbackHandler, MessageHandler, Reply
 
 
 class Adapter(Protocol):
@@ -12,8 +12,9 @@ class Adapter(Protocol):
 
     platform: str
 
-    async def start(self, handler: MessageHandler) -> None:
-        """Receive messages and pass each to ``handler``; send what it returns. Returns when stopped."""
+    async def start(self, handler: MessageHandler, feedback: FeedbackHandler | None = None) -> None:
+        """Receive messages and pass each to ``handler``; send what it returns. Button clicks and
+        reactions on replies go to ``feedback``. Returns when stopped."""
 
     async def send(self, reply: Reply) -> None:
         """Deliver one reply in the conversation (and thread) it answers."""

@@ -126,3 +126,28 @@ class Reply:
 
 
 MessageHandler = Callable[[Inbound], Awaitable[Reply | None]]
+
+
+class FeedbackKind(StrEnum):
+    HELPFUL = "helpful"  # 👍 on a reply
+    NOT_HELPFUL = "not_helpful"  # 👎 on a reply
+    RECOMMENDATION_CLICKED = "recommendation_clicked"
+    RECOMMENDATION_REJECTED = "recommendation_rejected"
+    CSAT = "csat"  # value: "1".."5"
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A reaction to one of the bot's replies: a button, an emoji reaction or a CSAT score."""
+
+    platform: str
+    conversation: ConversationKey
+    user_id: str
+    in_reply_to: str  # message id of the customer message the reply answered
+    kind: FeedbackKind
+    value: str = ""  # a SKU for recommendation feedback, a score for CSAT
+    feedback_id: str = ""  # the platform's id for this click, so a redelivered click counts once
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+FeedbackHandler = Callable[[Feedback], Awaitable[None]]
