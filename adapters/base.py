@@ -1,10 +1,13 @@
-"""What every adapter offers the composition root, and the one place rich replies degrade to text."""
+"""What every adapter offers the composition root. Rich replies degrade to text in ``adapters.rendering``."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from adapters.rendering import render_plain
 from bot.types import FeedbackHandler, MessageHandler, Reply
+
+__all__ = ["Adapter", "render_plain"]
 
 
 class Adapter(Protocol):
@@ -20,14 +23,3 @@ class Adapter(Protocol):
         """Deliver one reply in the conversation (and thread) it answers."""
 
     async def stop(self) -> None: ...
-
-
-def render_plain(reply: Reply) -> str:
-    """A reply as plain text for platforms (or clients) without buttons or blocks."""
-    parts = [reply.text]
-    if reply.recommendations and "in stock" not in reply.text:
-        parts.append("You might also like:\n" + "\n".join(
-            f"• {r.name} — ${r.price:,.2f} ({r.reason})" for r in reply.recommendations))
-    if reply.suggestions:
-        parts.append("\n".join(f"[{i}] {s.label}" for i, s in enumerate(reply.suggestions, start=1)))
-    return "\n\n".join(parts)

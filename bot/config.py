@@ -32,11 +32,15 @@ class Brand(Section):
 
 
 class Templates(Section):
-    """Reply wording. ``{name}`` is the customer's first name (empty if unknown), ``{bot}`` the bot's name."""
+    """Reply wording. Fields: {name} first name (empty if unknown), {name_suffix} ", Ana" or "",
+    {name_comma} "Ana, " or "", {bot}, {brand}; some templates have more, named in their comment."""
 
-    greeting: str = "Hi{name_suffix}! I'm {bot}, the support assistant at {brand}. Ask me about orders, shipping, returns or our products."
-    greeting_returning: str = "Welcome back{name_suffix}! How can I help today?"
-    answer_prefix: str = "{name_comma}"
+    greeting: str = (
+        "Hi{name_suffix}! I'm {bot}, the support assistant at {brand}. "
+        "Ask me about orders, shipping, returns or our products."
+    )
+    # {news}: what matters now, e.g. "Your order 1042 (Halo LED Desk Lamp) shipped yesterday. "
+    greeting_returning: str = "Welcome back{name_suffix}! {news}How can I help today?"
     no_answer: str = (
         "I'm sorry{name_suffix}, I don't know the answer to that and I'd rather not guess. "
         "Would you like me to bring in a person from our team? Just say \"talk to a human\"."
@@ -47,6 +51,30 @@ class Templates(Section):
     )
     thanks: str = "You're welcome{name_suffix}! Anything else I can help with?"
     product_intro: str = "Here's what we have that matches:"
+    # Order status. Fields: {order_id}, {items}, {ordered} and {shipped} (e.g. "yesterday", "on 17 Nov"), {tracking}.
+    order_processing: str = "Your order {order_id} ({items}) was placed {ordered} and is being prepared; it hasn't shipped yet."
+    order_shipped: str = "Your order {order_id} ({items}) shipped {shipped}."
+    order_delivered: str = "Your order {order_id} ({items}) is marked as delivered."
+    order_cancelled: str = "Your order {order_id} ({items}) was cancelled."
+    order_returned: str = "Your order {order_id} ({items}) was returned."
+    order_tracking: str = "Tracking number: {tracking}."
+    # Account commands. {code}: a one-time link code; {reason}: why linking failed.
+    link_code: str = (
+        "To link another account (Slack, Discord or Telegram), send this there within 10 minutes: /link {code} "
+        "— the code works once."
+    )
+    link_done: str = "Done{name_suffix}: your accounts are linked, so I'll know you wherever you write."
+    link_failed: str = "I couldn't link the accounts: {reason}."
+    export_ready: str = "Here's everything we store about you, as JSON."
+    forget_ask: str = (
+        "This permanently deletes your profile, messages, orders and memories here. "
+        "To confirm, send /forget confirm within 10 minutes."
+    )
+    forget_done: str = "Everything we stored about you has been deleted. If you write again, we'll start fresh."
+    help: str = (
+        "I can answer questions about orders, shipping, returns, refunds and products. Commands: "
+        "/link (connect your accounts on other platforms), /export (your data), /forget (delete your data)."
+    )
 
 
 class Knowledge(Section):
@@ -104,6 +132,14 @@ class Conversation(Section):
     )
     recent_turns: Annotated[int, Field(ge=0, le=50)] = 6
     recalled_memories: Annotated[int, Field(ge=0, le=20)] = 3
+
+
+class Journey(Section):
+    """Journey stages: new → first_purchase → active → at_risk → lapsed, from order dates."""
+
+    active_min_orders: Annotated[int, Field(ge=1)] = 2
+    at_risk_after_days: Annotated[int, Field(ge=1)] = 90
+    lapsed_after_days: Annotated[int, Field(ge=1)] = 180
 
 
 class Recommendations(Section):
@@ -169,6 +205,7 @@ class Config(Section):
     models: Models = Models()
     thresholds: Thresholds = Thresholds()
     conversation: Conversation = Conversation()
+    journey: Journey = Journey()
     recommendations: Recommendations = Recommendations()
     platforms: Platforms = Platforms()
     llm: Llm = Llm()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.locks import ConversationLocks
 from bot.stages.accept import Accept
+from bot.stages.act import Act
 from bot.stages.compose import Composer
 from bot.stages.decide import Decide
 from bot.stages.identify import Identify
@@ -27,6 +28,7 @@ class Engine:
     recall: Recall
     recommend: Recommend
     decide: Decide
+    act: Act
     compose: Composer
     remember: Remember
     locks: ConversationLocks
@@ -43,8 +45,9 @@ class Engine:
                 context = await self.recall(inbound, customer, understanding)
                 products = await self.recommend(customer, understanding, context)
                 decision = self.decide(understanding, context, products)
-                reply = await self.compose(inbound, customer, understanding, context, decision, products)
-                await self.remember(inbound, customer, understanding, decision, reply)
+                outcome = await self.act(inbound, customer, understanding, context, decision)
+                reply = await self.compose(inbound, customer, understanding, context, decision, products, outcome)
+                await self.remember(inbound, outcome.customer, understanding, context, decision, reply)
             except BaseException:
                 # Release the claim so the platform's redelivery gets answered rather than lost.
                 await self.accept.failed(inbound)

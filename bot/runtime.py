@@ -9,6 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Config
+from sqlmodel import select
+
+from bot.customers.importer import Importer
+from bot.customers.insights import InsightBuilder
+from bot.customers.linking import IdentityLinker
+from bot.customers.privacy import PrivacyDesk
+from bot.knowledge.catalog_index import CatalogIndex
+from bot.store.tables import Customer
 from bot.embedder import Embedder, load_embedder
 from bot.engine import Engine
 from bot.knowledge.ingest import CATALOG, PAGES, IngestReport, KnowledgeFiles, Progress, ingest
@@ -16,6 +24,7 @@ from bot.knowledge.search import KnowledgeBase
 from bot.locks import ConversationLocks
 from bot.sentiment import VaderScorer
 from bot.stages.accept import Accept
+from bot.stages.act import Act
 from bot.stages.compose import OfflineComposer
 from bot.stages.decide import Decide
 from bot.stages.identify import Identify
@@ -54,6 +63,9 @@ class Runtime:
     log: ConversationLog
     memory: CustomerMemory
     engine: Engine
+    catalog: CatalogIndex
+    insights: InsightBuilder
+    privacy: PrivacyDesk
 
     @classmethod
     @asynccontextmanager
@@ -65,27 +77,48 @@ class Runtime:
             embedder = load_embedder(config.models.embedder)
             vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
             knowledge = KnowledgeBase(await vectors.collection(PAGES), await vectors.collection(CATALOG))
+            catalog = await CatalogIndex.load(knowledge.catalog)
             memory = CustomerMemory(await vectors.collection(MEMORIES))
             customers = CustomerDirectory(database)
             log = ConversationLog(database)
+            insights = InsightBuilder(database, catalog, config.journey)
+            privacy = PrivacyDesk(database, vectors, memory)
             engine = Engine(
                 accept=Accept(Inbox(database)),
                 identify=Identify(customers),
                 understand=Understand(embedder, VaderScorer(), config.handoff.human_request_phrases),
-                recall=Recall(log, memory, knowledge, config.conversation.recent_turns,
+                recall=Recall(log, memory, knowledge, insights, config.conversation.recent_turns,
                               config.conversation.recalled_memories, set(config.admins)),
                 recommend=Recommend(knowledge, config.recommendations, config.thresholds),
                 decide=Decide(config.thresholds),
+                act=Act(IdentityLinker(database, vectors, memory), privacy, customers),
                 compose=OfflineComposer(config.brand, config.templates, config.thresholds),
                 remember=Remember(log, memory),
                 locks=ConversationLocks(),
             )
             try:
-                yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine)
+                yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine,
+                          catalog, insights, privacy)
             finally:
                 await memory.close()
         finally:
             await database.close()
+
+    def importer(self) -> Importer:
+        return Importer(self.database, self.memory, self.embedder)
+
+    async def refresh_stages(self) -> int:
+        """Recompute every customer's journey stage (after an import changed their orders); returns changes."""
+        changed = 0
+        async with self.database.session() as session:
+            customers = (await session.exec(select(Customer))).all()
+        for customer in customers:
+            stage = (await self.insights.build(customer)).stage
+            if stage != customer.stage:
+                customer.stage = stage
+                await self.customers.save(customer)
+                changed += 1
+        return changed
 
     def knowledge_files(self) -> KnowledgeFiles:
         return KnowledgeFiles(
@@ -95,7 +128,7 @@ class Runtime:
         )
 
     async def ingest(self, progress: Progress | None = None) -> IngestReport:
-        return await ingest(
+        report = await ingest(
             self.knowledge_files(),
             self.knowledge.pages,
             self.knowledge.catalog,
@@ -104,6 +137,9 @@ class Runtime:
             self.config.knowledge.chunk_overlap,
             progress,
         )
+        # Replies and insights read names, prices and stock from here: keep it in step with the catalog.
+        self.catalog.products = (await CatalogIndex.load(self.knowledge.catalog)).products
+        return report
 
 
 async def reindex(config: Config, data_dir: Path) -> None:

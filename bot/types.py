@@ -111,6 +111,15 @@ class HandoffNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """A file sent with a reply (e.g. a data export); platforms without uploads show it inline."""
+
+    name: str
+    content: str
+    mime_type: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     conversation: ConversationKey
     in_reply_to: str
@@ -123,6 +132,7 @@ class Reply:
     handoff: HandoffNotice | None = None
     # Whether the platform should offer 👍/👎 buttons for this reply.
     ask_feedback: bool = True
+    files: tuple[OutboundFile, ...] = ()
 
 
 MessageHandler = Callable[[Inbound], Awaitable[Reply | None]]

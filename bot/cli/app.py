@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from adapters.console import PLATFORM, WORKSPACE, ConsoleAdapter
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, run_async, stderr
 from bot.config import Config, config_schema, default_config_path, load_config
+from bot.customers.importer import FileReport
 from bot.errors import ConfigError
 from bot.knowledge.ingest import IngestReport
 from bot.runtime import Runtime, database_url, reindex
@@ -99,6 +100,48 @@ def _print_report(report: IngestReport, quiet: bool) -> None:
         )
     for problem in report.problems:
         stderr.print(f"[yellow]skipped[/] {problem.path}: {problem.reason}", highlight=False)
+
+
+@app.command("import")
+@reports_errors
+def import_data(
+    paths: Annotated[list[Path], typer.Argument(help="CSV or JSON Lines files: customers, orders, events, tickets.")],
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Import the good rows of a file that has bad ones.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Import customer data; each file is recognised by its header and upserted by id."""
+    cfg, data = load(config, data_dir)
+
+    async def run() -> list[FileReport]:
+        async with Runtime.open(cfg, data) as runtime:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=stderr,
+                          transient=True) as bar:
+                tasks: dict[str, TaskID] = {}
+
+                def advance(file: str, done: int, total: int) -> None:
+                    if file not in tasks:
+                        tasks[file] = bar.add_task(file, total=total)
+                    bar.update(tasks[file], completed=done)
+
+                reports = await runtime.importer().import_files(paths, skip_bad=skip_bad, progress=advance)
+            await runtime.refresh_stages()
+            return reports
+
+    reports = run_async(run())
+    failed = False
+    for report in reports:
+        for problem in report.problems:
+            stderr.print(f"[red]bad row[/] {problem}", highlight=False)
+        if report.skipped_file:
+            failed = True
+            stderr.print(f"{report.file}: {len(report.problems)} bad row(s); nothing of this file was imported "
+                         "(fix them, or pass --skip-bad to import the good rows)", highlight=False)
+        else:
+            print(f"{report.file}: {report.written} {report.kind} imported"
+                  + (f", {len(report.problems)} bad row(s) skipped" if report.problems else ""))
+    if failed:
+        raise typer.Exit(1)
 
 
 @config_app.command("check")

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Protocol
 
 from bot.config import Brand, Templates, Thresholds
+from bot.customers.insights import OrderSummary
 from bot.knowledge.search import KnowledgeHit
+from bot.stages.act import Outcome
 from bot.stages.decide import Action, Decision
 from bot.stages.recall import Context
 from bot.stages.understand import Understanding
-from bot.store.tables import Customer
+from bot.store.tables import Customer, utcnow
 from bot.types import HandoffNotice, Inbound, Recommendation, Reply, SentimentLabel, Source, Suggestion, Tone
 
 RELATED_MIN_SIMILARITY = 0.4
+ORDER_SOURCE = Source(title="Your order history", section="", path="orders", score=1.0)
 
 
 class Composer(Protocol):
@@ -25,6 +29,7 @@ class Composer(Protocol):
         context: Context,
         decision: Decision,
         recommendations: list[Recommendation],
+        outcome: Outcome,
     ) -> Reply | None: ...
 
 
@@ -33,7 +38,7 @@ class OfflineComposer:
 
     def __init__(self, brand: Brand, templates: Templates, thresholds: Thresholds) -> None:
         self._brand = brand
-        self._templates = templates
+        self._t = templates
         self._thresholds = thresholds
 
     async def __call__(
@@ -44,24 +49,33 @@ class OfflineComposer:
         context: Context,
         decision: Decision,
         recommendations: list[Recommendation],
+        outcome: Outcome,
     ) -> Reply | None:
         if decision.action is Action.SILENT:
             return None
-        fill = self._fields(customer)
+        fill = self._fields(outcome.customer or customer)
         tone = _tone(understanding)
         sources: tuple[Source, ...] = ()
         suggestions: tuple[Suggestion, ...] = ()
         shown: list[Recommendation] = []
+        files = ()
         handoff = None
         match decision.action:
             case Action.GREET:
-                template = self._templates.greeting_returning if context.returning else self._templates.greeting
-                text = template.format(**fill)
+                news = _news(context, self._t)
+                text = (self._t.greeting_returning.format(news=news, **fill) if context.returning
+                        else self._t.greeting.format(**fill))
             case Action.THANK:
-                text = self._templates.thanks.format(**fill)
+                text = self._t.thanks.format(**fill)
             case Action.HANDOFF:
-                text = self._templates.handoff.format(**fill)
+                text = self._t.handoff.format(**fill)
                 handoff = HandoffNotice(reason=decision.reason, status="pending")
+            case Action.ORDER_STATUS:
+                order = context.order or _default_order(context)
+                text = _order_status(order, self._t) if order else self._t.no_answer.format(**fill)
+                if tone is Tone.EMPATHETIC:
+                    text = f"I'm sorry for the wait{fill['name_suffix']}. {text}"
+                sources = (ORDER_SOURCE,) if order else ()
             case Action.ANSWER:
                 assert decision.answer is not None
                 text = self._answer(decision.answer, customer, tone, fill)
@@ -69,13 +83,27 @@ class OfflineComposer:
                 suggestions = _related(decision.answer, context.knowledge)
                 shown = recommendations
             case Action.CLARIFY:
-                text = self._templates.clarify.format(**fill)
+                text = self._t.clarify.format(**fill)
                 suggestions = _close_matches(context.knowledge, self._thresholds.clarify_min_similarity)
             case Action.PRODUCTS:
-                text = self._products(recommendations, tone, fill)
+                text = self._products(recommendations, fill)
                 shown = recommendations
+            case Action.LINK:
+                if outcome.link_code:
+                    text = self._t.link_code.format(code=outcome.link_code, **fill)
+                elif outcome.linked:
+                    text = self._t.link_done.format(**fill)
+                else:
+                    text = self._t.link_failed.format(reason=outcome.link_problem, **fill)
+            case Action.EXPORT:
+                text = self._t.export_ready.format(**fill)
+                files = (outcome.export,) if outcome.export else ()
+            case Action.FORGET:
+                text = self._t.forget_done.format(**fill) if outcome.forgotten else self._t.forget_ask.format(**fill)
+            case Action.HELP:
+                text = self._t.help.format(**fill)
             case _:
-                text = self._templates.no_answer.format(**fill)
+                text = self._t.no_answer.format(**fill)
                 suggestions = (Suggestion("Talk to a person", "I'd like to talk to a person"),)
         return Reply(
             conversation=inbound.conversation,
@@ -87,11 +115,13 @@ class OfflineComposer:
             tone=tone,
             sentiment=understanding.sentiment,
             handoff=handoff,
-            ask_feedback=decision.action in {Action.ANSWER, Action.PRODUCTS, Action.CLARIFY, Action.UNKNOWN},
+            ask_feedback=decision.action in {Action.ANSWER, Action.PRODUCTS, Action.CLARIFY, Action.UNKNOWN,
+                                             Action.ORDER_STATUS},
+            files=files,
         )
 
     def _fields(self, customer: Customer) -> dict[str, str]:
-        first = customer.first_name
+        first = (customer.preferences or {}).get("preferred_name") or customer.first_name
         return {
             "name": first,
             "name_suffix": f", {first}" if first else "",
@@ -106,13 +136,13 @@ class OfflineComposer:
             lead = f"I'm sorry about the trouble{fill['name_suffix']}. Here's what applies:\n\n"
         elif fill["name"]:
             lead = f"{fill['name_comma']}here's what I found.\n\n"
-        body = _plain(hit.text, hit.section)
+        body = _plain(hit.text)
         facts = _facts_in(body, customer)
         note = f"\n\n{facts}" if facts else ""
         return f"{lead}{body}{note}\n\nSource: {hit.title} — {hit.section or hit.title}"
 
-    def _products(self, picks: list[Recommendation], tone: Tone, fill: dict[str, str]) -> str:
-        lines = [self._templates.product_intro.format(**fill)]
+    def _products(self, picks: list[Recommendation], fill: dict[str, str]) -> str:
+        lines = [self._t.product_intro.format(**fill)]
         lines += [f"• {p.name} ({p.sku}) — ${p.price:,.2f}, in stock" for p in picks]
         return "\n".join(lines)
 
@@ -127,8 +157,50 @@ def _tone(understanding: Understanding) -> Tone:
             return Tone.NEUTRAL
 
 
-def _plain(text: str, section: str) -> str:
-    """The section's text without its own heading lines (the splitter keeps none, but pages may repeat it)."""
+def when(moment: datetime | None, now: datetime | None = None) -> str:
+    """'today', 'yesterday', '3 days ago' or 'on 17 Nov': how people say dates in chat."""
+    if moment is None:
+        return ""
+    days = ((now or utcnow()).date() - moment.date()).days
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    if 1 < days < 7:
+        return f"{days} days ago"
+    return f"on {moment.day} {moment:%b}" + (f" {moment.year}" if moment.year != (now or utcnow()).year else "")
+
+
+def _order_status(order: OrderSummary, t: Templates) -> str:
+    fields = {"order_id": order.order_id, "items": order.item_names or "no items recorded",
+              "ordered": when(order.ordered_at), "shipped": when(order.shipped_at), "tracking": order.tracking}
+    template = {
+        "processing": t.order_processing, "shipped": t.order_shipped, "delivered": t.order_delivered,
+        "cancelled": t.order_cancelled, "returned": t.order_returned,
+    }.get(order.status, "Your order {order_id} ({items}) has the status '" + order.status + "'.")
+    text = template.format(**fields)
+    if order.tracking and order.status in {"shipped", "delivered"}:
+        text += " " + t.order_tracking.format(**fields)
+    return text
+
+
+def _default_order(context: Context) -> OrderSummary | None:
+    """No order named: the newest open one, else the newest."""
+    orders = context.insights.recent_orders
+    return next(iter(context.insights.open_orders), orders[0] if orders else None)
+
+
+def _news(context: Context, t: Templates) -> str:
+    """For a returning customer: what changed that they care about — an open order, or an open issue."""
+    for order in context.insights.open_orders:
+        return _order_status(order, t) + " "
+    if context.insights.open_tickets:
+        return f"I can see your open request about “{context.insights.open_tickets[0]}”. "
+    return ""
+
+
+def _plain(text: str) -> str:
+    """The section's text without heading lines (pages may repeat their heading in the body)."""
     lines = [ln for ln in text.splitlines() if not re.match(r"^\s*#{1,6}\s", ln)]
     body = "\n".join(lines).strip()
     return body if body else text.strip()
@@ -149,7 +221,7 @@ def _related(best: KnowledgeHit, hits: list[KnowledgeHit]) -> tuple[Suggestion, 
 
 
 def _close_matches(hits: list[KnowledgeHit], floor: float) -> tuple[Suggestion, ...]:
-    sections = []
+    sections: list[str] = []
     for hit in hits:
         if hit.similarity >= floor and hit.section and hit.section not in sections:
             sections.append(hit.section)

@@ -15,12 +15,17 @@ from bot.types import Recommendation
 class Action(StrEnum):
     ANSWER = "answer"
     PRODUCTS = "products"
+    ORDER_STATUS = "order_status"
     CLARIFY = "clarify"
     GREET = "greet"
     THANK = "thank"
     HANDOFF = "handoff"
     UNKNOWN = "unknown"
     SILENT = "silent"  # a person owns the conversation
+    LINK = "link"  # start or finish verified linking of two platform accounts
+    EXPORT = "export"
+    FORGET = "forget"  # ask for confirmation, or delete after it
+    HELP = "help"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +42,21 @@ class Decide:
     def __call__(self, understanding: Understanding, context: Context, products: list[Recommendation]) -> Decision:
         if context.open_handoff is not None and context.open_handoff.status == "human":
             return Decision(Action.SILENT, "a person is handling this conversation")
+        if understanding.command is not None:
+            name = understanding.command.name
+            action = {"link": Action.LINK, "start": Action.LINK, "export": Action.EXPORT, "forget": Action.FORGET}
+            if name == "start" and not understanding.command.argument:
+                return Decision(Action.GREET, "start without a code")
+            return Decision(action.get(name, Action.HELP), f"/{name} command")
         if understanding.wants_human:
             return Decision(Action.HANDOFF, "customer asked for a person")
         if understanding.is_greeting:
             return Decision(Action.GREET, "greeting")
         if understanding.is_thanks:
             return Decision(Action.THANK, "thanks")
+        orders = context.insights.recent_orders
+        if orders and (understanding.asks_order_status or understanding.mentions_order or context.order_named_now):
+            return Decision(Action.ORDER_STATUS, "question about the customer's order")
         best = context.knowledge[0] if context.knowledge else None
         best_product = products[0].score if products else 0.0
         if best is not None and best.similarity >= self._thresholds.answer_min_similarity and best.similarity >= best_product:

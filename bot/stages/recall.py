@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 
+from bot.customers.insights import InsightBuilder, Insights, OrderSummary
+from bot.customers.orders import mentioned_order, referenced_order
 from bot.knowledge.search import KnowledgeBase, KnowledgeHit
 from bot.stages.understand import Understanding
 from bot.store.conversations import ConversationLog
@@ -13,13 +16,25 @@ from bot.store.tables import Customer, Handoff, Turn
 from bot.types import Inbound
 
 
+_POSSESSIVE = re.compile(r"\bmy\b|\d{3,}", re.I)
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     recent_turns: list[Turn]
     memories: list[Memory]
     knowledge: list[KnowledgeHit]
     open_handoff: Handoff | None
-    returning: bool  # the customer has talked to us before this conversation
+    insights: Insights
+    # The order this message is about: named now or earlier in the conversation.
+    order: OrderSummary | None
+    order_named_now: bool  # this very message names an order or one of its products
+    staff: bool
+
+    @property
+    def returning(self) -> bool:
+        """Known from before this conversation: orders, tickets or earlier conversations."""
+        return self.insights.known and not self.recent_turns
 
 
 class Recall:
@@ -28,6 +43,7 @@ class Recall:
         log: ConversationLog,
         memory: CustomerMemory,
         knowledge: KnowledgeBase,
+        insights: InsightBuilder,
         recent_turns: int,
         memories: int,
         admins: set[str],
@@ -35,6 +51,7 @@ class Recall:
         self._log = log
         self._memory = memory
         self._knowledge = knowledge
+        self._insights = insights
         self._recent = recent_turns
         self._memories = memories
         self._admins = admins
@@ -43,16 +60,23 @@ class Recall:
         assert customer.id is not None
         staff = not inbound.external and f"{inbound.platform}:{inbound.user_id}" in self._admins
         # Independent look-ups: run them side by side, the embedding computed once is shared.
-        recent, memories, hits, handoff = await asyncio.gather(
+        recent, memories, hits, handoff, insights = await asyncio.gather(
             self._log.recent(inbound.conversation, customer.id, self._recent),
             self._memory.recall(customer.id, understanding.embedding, self._memories),
             self._knowledge.search(understanding.embedding, limit=3, include_internal=staff),
             self._log.open_handoff(inbound.conversation),
+            self._insights.build(customer, exclude_conversation=str(inbound.conversation)),
         )
+        earlier = [t.text for t in recent if t.role == "customer"]
         return Context(
             recent_turns=recent,
             memories=memories,
             knowledge=hits,
             open_handoff=handoff,
-            returning=not recent and bool(memories),
+            insights=insights,
+            order=referenced_order(understanding.text, earlier, insights.recent_orders),
+            # "my desk lamp" is about an order; "do you have a desk lamp?" is about the catalog.
+            order_named_now=bool(_POSSESSIVE.search(understanding.text))
+            and mentioned_order(understanding.text, insights.recent_orders) is not None,
+            staff=staff,
         )

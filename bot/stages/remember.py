@@ -1,13 +1,17 @@
-"""8. remember: store the turn and its answer, the customer's words as a memory, any handoff."""
+"""8. remember: store the turn and its answer, the customer's words as a memory, what they told us."""
 
 from __future__ import annotations
 
 from bot.stages.decide import Action, Decision
+from bot.stages.recall import Context
 from bot.stages.understand import Understanding
 from bot.store.conversations import ConversationLog
 from bot.store.memory import CustomerMemory
 from bot.store.tables import Customer, Handoff, Turn
 from bot.types import Inbound, Reply
+
+# Commands and their answers are not memories: a /link code must never be recalled later.
+_NOT_MEMORABLE = {Action.LINK, Action.EXPORT, Action.FORGET, Action.HELP}
 
 
 class Remember:
@@ -16,17 +20,27 @@ class Remember:
         self._memory = memory
 
     async def __call__(
-        self, inbound: Inbound, customer: Customer, understanding: Understanding, decision: Decision, reply: Reply | None
+        self,
+        inbound: Inbound,
+        customer: Customer | None,
+        understanding: Understanding,
+        context: Context,
+        decision: Decision,
+        reply: Reply | None,
     ) -> None:
+        if customer is None:  # forgotten during this turn: keep nothing but the inbox's "answered" mark
+            await self._log.record(inbound, [], None, answered=reply is not None)
+            return
         assert customer.id is not None
         conversation = str(inbound.conversation)
+        secret = decision.action is Action.LINK
         turns = [
             Turn(
                 customer_id=customer.id,
                 conversation=conversation,
                 platform=inbound.platform,
                 role="customer",
-                text=inbound.text,
+                text="/link ••••" if secret else inbound.text,
                 message_id=inbound.message_id,
                 sentiment=understanding.sentiment.score,
                 action=decision.action.value,
@@ -39,7 +53,7 @@ class Remember:
                     conversation=conversation,
                     platform=inbound.platform,
                     role="bot",
-                    text=reply.text,
+                    text="(link code sent)" if secret else reply.text,
                     action=decision.action.value,
                     sources=[s.path for s in reply.sources],
                 )
@@ -47,9 +61,14 @@ class Remember:
         handoff = None
         if decision.action is Action.HANDOFF:
             handoff = Handoff(customer_id=customer.id, conversation=conversation, reason=decision.reason)
-        # The turns, any handoff and the inbox's "answered" mark commit together.
-        await self._log.record(inbound, turns, handoff, answered=reply is not None)
-        if understanding.text:
+        changes = {}
+        if understanding.preferences:
+            changes["preferences"] = {**(customer.preferences or {}), **understanding.preferences}
+        if context.insights.customer_id == customer.id and context.insights.stage != customer.stage:
+            changes["stage"] = context.insights.stage
+        # The turns, any handoff, profile changes and the inbox's "answered" mark commit together.
+        await self._log.record(inbound, turns, handoff, answered=reply is not None, customer_changes=(customer.id, changes))
+        if understanding.text and decision.action not in _NOT_MEMORABLE:
             self._memory.remember(
                 customer.id,
                 f"turn:{inbound.platform}:{inbound.message_id}",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.customers.preferences import stated_preferences
 from bot.embedder import Embedder
 from bot.sentiment import SentimentScorer
 from bot.types import Inbound, Sentiment
@@ -17,6 +18,21 @@ _GREETING = re.compile(
 )
 _THANKS = re.compile(r"^\s*((ok(ay)?|great|perfect|cool|awesome)[,!.]?\s*)?(thanks|thank you|thx|ty|cheers)\b.{0,30}$", re.I)
 _REQUEST_VERB = r"(talk|speak|chat|connect|transfer|put me through|get|want|need|give me|escalate)"
+_ORDER_STATUS = re.compile(
+    r"\b(where('s| is| are)\s+(it|they|that|my (order|package|parcel|delivery|shipment|stuff))\b|track(ing)?\b|"
+    r"has (it|my order|my package) (shipped|arrived)|did (it|my order) ship|order status|"
+    r"when (will|does|do) (it|they|my (order|package|parcel)) (arrive|ship|come|get here|be delivered)|"
+    r"(status|update) (of|on) my (order|package|parcel|delivery))",
+    re.I,
+)
+_ORDER_MENTION = re.compile(r"\b(i (ordered|bought|purchased)|my (order|package|parcel|delivery)|order\s*#?\d{3,})\b", re.I)
+_COMMAND = re.compile(r"^\s*/(link|start|export|forget|help)\b\s*(.*)$", re.I | re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str  # link | start | export | forget | help
+    argument: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +44,10 @@ class Understanding:
     is_greeting: bool
     is_thanks: bool
     wants_human: bool
+    asks_order_status: bool = False
+    mentions_order: bool = False
+    command: Command | None = None
+    preferences: dict[str, str] = field(default_factory=dict)
 
 
 class Understand:
@@ -48,7 +68,16 @@ class Understand:
             is_greeting=bool(_GREETING.match(text)),
             is_thanks=bool(_THANKS.match(text)),
             wants_human=bool(self._wants_human.search(text)),
+            asks_order_status=bool(_ORDER_STATUS.search(text)),
+            mentions_order=bool(_ORDER_MENTION.search(text)),
+            command=_command(text),
+            preferences=stated_preferences(text),
         )
 
     def _models(self, text: str) -> tuple[np.ndarray, Sentiment]:
         return self._embedder.embed([text or " "])[0], self._scorer.score(text)
+
+
+def _command(text: str) -> Command | None:
+    match = _COMMAND.match(text)
+    return Command(match.group(1).lower(), match.group(2).strip()) if match else None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import col, select, update
 
 from bot.store.database import Database
-from bot.store.tables import Handoff, InboxEntry, Turn, utcnow
+from bot.store.tables import Customer, Handoff, InboxEntry, Turn, utcnow
 from bot.types import ConversationKey, Inbound
 
 
@@ -30,15 +31,25 @@ class ConversationLog:
             ).all()
         return list(reversed(rows))
 
-    async def record(self, inbound: Inbound, turns: Sequence[Turn], handoff: Handoff | None, answered: bool) -> None:
-        """Store a turn and its answer, any handoff, and close the message's inbox entry, atomically."""
+    async def record(
+        self,
+        inbound: Inbound,
+        turns: Sequence[Turn],
+        handoff: Handoff | None,
+        answered: bool,
+        customer_changes: tuple[int, dict[str, Any]] | None = None,
+    ) -> None:
+        """Store a turn and its answer, any handoff and profile changes, and close the inbox entry, atomically."""
         async with self._db.session() as session:
             session.add_all(list(turns))
             if handoff is not None:
                 session.add(handoff)
+            if customer_changes and customer_changes[1]:
+                customer_id, changes = customer_changes
+                await session.exec(update(Customer).where(col(Customer.id) == customer_id).values(**changes))  # type: ignore[call-overload]
             await session.exec(
                 update(InboxEntry)
-                .where(InboxEntry.platform == inbound.platform, InboxEntry.message_id == inbound.message_id)  # type: ignore[arg-type]
+                .where(col(InboxEntry.platform) == inbound.platform, col(InboxEntry.message_id) == inbound.message_id)
                 .values(status="answered" if answered else "silent", finished_at=utcnow())
             )
             await session.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,11 @@ from bot.types import Inbound
 STALE_AFTER = timedelta(minutes=5)
 
 
+def conversation_digest(inbound: Inbound) -> str:
+    """The inbox keeps a digest, not the conversation key: it must not identify anyone after /forget."""
+    return hashlib.sha256(str(inbound.conversation).encode()).hexdigest()[:32]
+
+
 class Inbox:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -23,7 +29,8 @@ class Inbox:
         """True if this message is new (or its earlier attempt died); False for a redelivery."""
         async with self._db.session() as session:
             session.add(
-                InboxEntry(platform=inbound.platform, message_id=inbound.message_id, conversation=str(inbound.conversation))
+                InboxEntry(platform=inbound.platform, message_id=inbound.message_id,
+                           conversation=conversation_digest(inbound))
             )
             try:
                 await session.commit()

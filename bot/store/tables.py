@@ -33,6 +33,9 @@ class Customer(SQLModel, table=True):
     # Organisation of a Slack Connect user, recorded so staff can see who they serve.
     organisation: str = Field(default="", max_length=200)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Preferences the customer stated in chat ("I'm vegan", "I prefer email"), kept current.
+    preferences: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
+    stage: str = Field(default="new", max_length=32)
     created_at: datetime = _when()
     last_seen_at: datetime = _when()
 
@@ -96,3 +99,89 @@ class Handoff(SQLModel, table=True):
     reason: str = Field(default="", max_length=200)
     created_at: datetime = _when()
     updated_at: datetime = _when()
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"  # "order" is an SQL keyword
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(unique=True, index=True, max_length=64)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    status: str = Field(max_length=32)
+    ordered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    shipped_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    tracking: str = Field(default="", max_length=100)
+    total: float = 0.0
+
+
+class OrderLine(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    order_pk: int = Field(foreign_key="orders.id", index=True, ondelete="CASCADE")
+    sku: str = Field(max_length=64, index=True)
+    quantity: int = 1
+    unit_price: float = 0.0
+
+
+class ProductEvent(SQLModel, table=True):
+    """Browsing behaviour: a view, search, cart add or wishlist entry."""
+
+    __tablename__ = "product_event"
+    __table_args__ = (UniqueConstraint("customer_id", "type", "target", "at", name="uq_product_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    type: str = Field(max_length=32)
+    target: str = Field(max_length=500)  # a SKU, a search phrase or a URL path
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Ticket(SQLModel, table=True):
+    """A past support ticket from the helpdesk."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: str = Field(unique=True, index=True, max_length=64)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    subject: str = Field(default="", max_length=300)
+    body: str = ""
+    resolution: str = ""
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class FeedbackRecord(SQLModel, table=True):
+    __tablename__ = "feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    conversation: str = Field(max_length=600)
+    in_reply_to: str = Field(max_length=200)
+    kind: str = Field(max_length=32)
+    value: str = Field(default="", max_length=100)
+    platform: str = Field(max_length=32)
+    feedback_id: str | None = Field(default=None, unique=True, max_length=250)
+    created_at: datetime = _when()
+
+
+class LinkCode(SQLModel, table=True):
+    """A one-time code that proves one person holds two platform accounts."""
+
+    __tablename__ = "link_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(unique=True, max_length=64)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class IdentityLink(SQLModel, table=True):
+    """Audit record of a verified merge of two customers' identities."""
+
+    __tablename__ = "identity_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    merged_customer_id: int  # no foreign key: that customer no longer exists after the merge
+    platform: str = Field(max_length=32)
+    platform_user_id: str = Field(max_length=128)
+    method: str = Field(max_length=32)  # one-time-code | email
+    created_at: datetime = _when()

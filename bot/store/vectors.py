@@ -71,6 +71,21 @@ class VectorCollection:
         result = await asyncio.to_thread(self._collection.get, where=where or None, include=["metadatas"])
         return {i: dict(m or {}) for i, m in zip(result["ids"], result["metadatas"], strict=True)}
 
+    async def reassign(self, where: dict[str, Any], changes: dict[str, Any]) -> int:
+        """Change metadata fields on every vector matching ``where``; returns how many changed."""
+        found = await self.metadatas(where)
+        if found:
+            ids = list(found)
+            await asyncio.to_thread(
+                self._collection.update, ids=ids, metadatas=[{**found[i], **changes} for i in ids]
+            )
+        return len(found)
+
+    async def documents(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every (id, document, metadata): for audits that must scan the whole store."""
+        result = await asyncio.to_thread(self._collection.get, include=["documents", "metadatas"])
+        return [(i, d or "", dict(m or {})) for i, d, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
+
     async def delete(self, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None) -> None:
         if ids is not None and len(ids) == 0:
             return
@@ -130,6 +145,10 @@ class VectorStore:
                 "or set models.embedder back to match",
             )
         return VectorCollection(collection)
+
+    async def names(self) -> list[str]:
+        collections = await asyncio.to_thread(self._client.list_collections)
+        return [c if isinstance(c, str) else c.name for c in collections]
 
     async def drop(self, name: str) -> None:
         def drop_if_present() -> None:

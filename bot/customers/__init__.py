@@ -1,0 +1,1 @@
+"""Knowing the customer: imported data, insights, journey, verified linking, export and forget."""

@@ -1,0 +1,77 @@
+"""6½. act: carry out what the customer asked of their account — link, export, forget.
+
+Between decide and compose because these change stores before the reply is written:
+the reply must report what really happened.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.customers.linking import IdentityLinker
+from bot.customers.privacy import PrivacyDesk
+from bot.stages.decide import Action, Decision
+from bot.stages.recall import Context
+from bot.stages.understand import Understanding
+from bot.store.customers import CustomerDirectory
+from bot.store.tables import Customer, as_utc, utcnow
+from bot.types import Inbound, OutboundFile
+
+FORGET_CONFIRM_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    # Who the turn belongs to afterwards: another record after a merge, None once forgotten.
+    customer: Customer | None
+    link_code: str = ""
+    linked: bool = False
+    link_problem: str = ""
+    export: OutboundFile | None = None
+    forget_pending: bool = False
+    forgotten: bool = False
+
+
+class Act:
+    def __init__(self, linker: IdentityLinker, privacy: PrivacyDesk, directory: CustomerDirectory) -> None:
+        self._linker = linker
+        self._privacy = privacy
+        self._directory = directory
+
+    async def __call__(
+        self, inbound: Inbound, customer: Customer, understanding: Understanding, context: Context, decision: Decision
+    ) -> Outcome:
+        assert customer.id is not None
+        command = understanding.command
+        match decision.action:
+            case Action.LINK if command is not None and command.argument:
+                result = await self._linker.redeem(command.argument, customer.id, inbound.platform, inbound.user_id)
+                if not result.linked:
+                    return Outcome(customer, link_problem=result.reason)
+                merged = await self._directory.get(result.customer_id) if result.customer_id else None
+                return Outcome(merged or customer, linked=True)
+            case Action.LINK:
+                return Outcome(customer, link_code=await self._linker.issue(customer.id))
+            case Action.EXPORT:
+                data = await self._privacy.export(customer.id)
+                content = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+                return Outcome(customer, export=OutboundFile(f"rapport-export-{customer.id}.json", content))
+            case Action.FORGET if command is not None and command.argument.lower() == "confirm":
+                if not _forget_was_requested(context):
+                    return Outcome(customer, forget_pending=True)
+                await self._privacy.forget(customer.id)
+                return Outcome(None, forgotten=True)
+            case Action.FORGET:
+                return Outcome(customer, forget_pending=True)
+            case _:
+                return Outcome(customer)
+
+
+def _forget_was_requested(context: Context) -> bool:
+    """A plain /forget in this conversation within the last ten minutes, answered with the warning."""
+    for turn in reversed(context.recent_turns):
+        if turn.role == "customer" and turn.action == Action.FORGET.value and turn.text.strip().lower() == "/forget":
+            return utcnow() - as_utc(turn.created_at) <= FORGET_CONFIRM_WINDOW
+    return False
