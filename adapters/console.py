@@ -45,6 +45,7 @@ def reply_json(reply: Reply) -> str:
             "tone": reply.tone.value,
             "handoff": asdict(reply.handoff) if reply.handoff else None,
             "in_reply_to": reply.in_reply_to,
+            "files": [{"name": f.name, "mime_type": f.mime_type, "content": f.content} for f in reply.files],
         },
         ensure_ascii=False,
     )
@@ -112,6 +113,8 @@ class ConsoleAdapter:
             print(reply_json(reply), flush=True)
             return
         self._console.print(Panel(Text(render_plain(reply)), title=self._bot_name, title_align="left", border_style="green"))
+        for file in reply.files:  # a terminal has no uploads: show the file itself
+            self._console.print(Panel(Text(file.content), title=file.name, title_align="left", border_style="dim"))
 
     async def stop(self) -> None:
         self._stopped.set()

@@ -50,6 +50,8 @@ class Templates(Section):
         "I've asked a person from our team to take over{name_suffix}. They'll reply right here in this conversation."
     )
     thanks: str = "You're welcome{name_suffix}! Anything else I can help with?"
+    # {facts}: what the customer just told us, e.g. "diet: vegan".
+    noted: str = "Thanks{name_suffix}, I'll remember that ({facts}). Anything I can help with?"
     product_intro: str = "Here's what we have that matches:"
     # Order status. Fields: {order_id}, {items}, {ordered} and {shipped} (e.g. "yesterday", "on 17 Nov"), {tracking}.
     order_processing: str = "Your order {order_id} ({items}) was placed {ordered} and is being prepared; it hasn't shipped yet."

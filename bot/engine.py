@@ -15,7 +15,8 @@ from bot.stages.recall import Recall
 from bot.stages.recommend import Recommend
 from bot.stages.remember import Remember
 from bot.stages.understand import Understand
-from bot.types import Inbound, Reply
+from bot.store.feedback import FeedbackLog
+from bot.types import Feedback, Inbound, Reply
 
 log = logging.getLogger("rapport.engine")
 
@@ -32,6 +33,7 @@ class Engine:
     compose: Composer
     remember: Remember
     locks: ConversationLocks
+    feedback_log: FeedbackLog
 
     async def handle(self, inbound: Inbound) -> Reply | None:
         """Answer one message; None when it is a redelivery or a person owns the conversation."""
@@ -59,3 +61,9 @@ class Engine:
                        "customer_id": customer.id, "action": decision.action.value},
             )
             return reply
+
+    async def feedback(self, feedback: Feedback) -> None:
+        """Record a button click, reaction or CSAT score once; later stages learn from these records."""
+        recorded = await self.feedback_log.record(feedback)
+        log.info("feedback %s", "recorded" if recorded else "duplicate skipped",
+                 extra={"platform": feedback.platform, "kind": feedback.kind.value})

@@ -35,6 +35,7 @@ from bot.stages.understand import Understand
 from bot.store.conversations import ConversationLog
 from bot.store.customers import CustomerDirectory
 from bot.store.database import Database
+from bot.store.feedback import FeedbackLog
 from bot.store.inbox import Inbox
 from bot.store.memory import MEMORIES, CustomerMemory
 from bot.store.migrations import ensure_schema
@@ -95,6 +96,7 @@ class Runtime:
                 compose=OfflineComposer(config.brand, config.templates, config.thresholds),
                 remember=Remember(log, memory),
                 locks=ConversationLocks(),
+                feedback_log=FeedbackLog(database),
             )
             try:
                 yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine,

@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from adapters.console import PLATFORM, WORKSPACE, ConsoleAdapter
+from bot.cli import customer
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, run_async, stderr
 from bot.config import Config, config_schema, default_config_path, load_config
 from bot.customers.importer import FileReport
@@ -26,6 +27,7 @@ config_app = typer.Typer(help="Check config.yaml or print its JSON Schema.", no_
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(customer.app, name="customer")
 
 
 @app.command()

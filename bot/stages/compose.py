@@ -102,6 +102,9 @@ class OfflineComposer:
                 text = self._t.forget_done.format(**fill) if outcome.forgotten else self._t.forget_ask.format(**fill)
             case Action.HELP:
                 text = self._t.help.format(**fill)
+            case Action.NOTED:
+                facts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in understanding.preferences.items())
+                text = self._t.noted.format(facts=facts, **fill)
             case _:
                 text = self._t.no_answer.format(**fill)
                 suggestions = (Suggestion("Talk to a person", "I'd like to talk to a person"),)

@@ -26,6 +26,7 @@ class Action(StrEnum):
     EXPORT = "export"
     FORGET = "forget"  # ask for confirmation, or delete after it
     HELP = "help"
+    NOTED = "noted"  # the customer told us something about themselves; nothing to look up
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,5 +66,7 @@ class Decide:
             return Decision(Action.PRODUCTS, f"catalog match {best_product:.2f}")
         if best is not None and best.similarity >= self._thresholds.clarify_min_similarity:
             return Decision(Action.CLARIFY, f"close knowledge matches only (best {best.similarity:.2f})")
+        if understanding.preferences:
+            return Decision(Action.NOTED, "stated a preference")
         top = f"{best.similarity:.2f}" if best else "none"
         return Decision(Action.UNKNOWN, f"no knowledge above {self._thresholds.answer_min_similarity} (best {top})")
