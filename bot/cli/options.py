@@ -27,7 +27,7 @@ DataDirOption = Annotated[
                  file_okay=False, show_default=False),
 ]
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 

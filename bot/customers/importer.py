@@ -253,16 +253,17 @@ class Importer:
         header_rows = [{k: v for k, v in o.items() if k != "lines"} for o in orders]
         await _upsert(session, Order, header_rows, ["order_id"],
                       ["customer_id", "status", "ordered_at", "shipped_at", "tracking", "total"])
+        connection = await session.connection()
         keys = {
             order_id: pk
             for order_id, pk in (
-                await session.execute(select(Order.order_id, Order.id).where(Order.order_id.in_([o["order_id"] for o in orders])))  # type: ignore[attr-defined]
+                await connection.execute(select(Order.order_id, Order.id).where(Order.order_id.in_([o["order_id"] for o in orders])))  # type: ignore[attr-defined]
             ).all()
         }
-        await session.execute(delete(OrderLine).where(OrderLine.order_pk.in_(list(keys.values()))))  # type: ignore[attr-defined]
+        await connection.execute(delete(OrderLine).where(OrderLine.order_pk.in_(list(keys.values()))))  # type: ignore[attr-defined]
         lines = [dict(line, order_pk=keys[o["order_id"]]) for o in orders for line in o["lines"]]
         if lines:
-            await session.execute(OrderLine.__table__.insert(), lines)  # type: ignore[attr-defined]
+            await connection.execute(OrderLine.__table__.insert(), lines)  # type: ignore[attr-defined]
 
     # -- events --------------------------------------------------------------------------------
 
@@ -327,7 +328,8 @@ def _group_orders(lines: list[dict[str, Any]], file: str, report: FileReport) ->
 
 
 async def _customer_ids(session: AsyncSession) -> dict[str, int]:
-    rows = (await session.execute(select(Customer.external_id, Customer.id).where(Customer.external_id.is_not(None)))).all()  # type: ignore[union-attr]
+    connection = await session.connection()
+    rows = (await connection.execute(select(Customer.external_id, Customer.id).where(Customer.external_id.is_not(None)))).all()  # type: ignore[union-attr]
     return {external: pk for external, pk in rows}
 
 
@@ -335,7 +337,8 @@ async def _upsert(session: AsyncSession, table: Any, rows: list[dict[str, Any]],
     """INSERT … ON CONFLICT (keys) DO UPDATE/NOTHING, on SQLite and PostgreSQL alike."""
     if not rows:
         return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    connection = await session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table.__table__).values(rows)
     if updates:
         statement = statement.on_conflict_do_update(
@@ -343,4 +346,4 @@ async def _upsert(session: AsyncSession, table: Any, rows: list[dict[str, Any]],
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=keys)
-    await session.execute(statement)
+    await connection.execute(statement)
