@@ -134,6 +134,9 @@ class Conversation(Section):
     )
     recent_turns: Annotated[int, Field(ge=0, le=50)] = 6
     recalled_memories: Annotated[int, Field(ge=0, le=20)] = 3
+    context_budget_chars: Annotated[int, Field(ge=200, le=50_000)] = Field(
+        2400, description="Most characters of customer context (insights, turns, memories) given to a composer."
+    )
 
 
 class Journey(Section):
@@ -154,22 +157,67 @@ class Platform(Section):
     enabled: bool = False
     api_base_url: str = Field("", description="Override the platform's API endpoint (proxy, GovSlack, local fake).")
 
+    @field_validator("api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+def _secret(env: str, description: str) -> Any:
+    """A credential field; ``env`` is the variable config.yaml reads it from, named in start-up errors."""
+    return Field("", description=f"{description} Set ${env}.", json_schema_extra={"env": env})
+
 
 class SlackPlatform(Platform):
-    mode: Literal["socket", "http"] = "socket"
-    bot_token: str = ""
-    app_token: str = ""
-    signing_secret: str = ""
+    mode: Literal["socket", "http"] = Field(
+        "socket", description="socket: Socket Mode from `rapport run` (no public URL). http: Events API at "
+        "POST /slack/events on `rapport serve`."
+    )
+    api_base_url: str = Field(
+        "", description="Slack Web API root; empty means https://slack.com/api/ (GovSlack: https://slack-gov.com/api/)."
+    )
+    bot_token: str = _secret("SLACK_BOT_TOKEN", "Bot User OAuth Token (xoxb-…).")
+    app_token: str = _secret("SLACK_APP_TOKEN", "App-level token with connections:write (xapp-…), for Socket Mode.")
+    signing_secret: str = _secret("SLACK_SIGNING_SECRET", "Signing Secret from Basic Information, for HTTP mode.")
 
 
 class DiscordPlatform(Platform):
-    bot_token: str = ""
+    api_base_url: str = Field(
+        "", description="Discord REST API root; empty means https://discord.com/api/v10. The gateway URL is then "
+        "asked of this API (GET /gateway/bot)."
+    )
+    bot_token: str = _secret("DISCORD_BOT_TOKEN", "Bot token from the Developer Portal (Bot → Token).")
+    message_content_intent: bool = Field(
+        False, description="Request the privileged Message Content intent (turn it on in the Developer Portal first). "
+        "Not needed for DMs and @mentions; lets the bot read replies to it that do not ping it."
+    )
 
 
 class TelegramPlatform(Platform):
-    mode: Literal["polling", "webhook"] = "polling"
-    bot_token: str = ""
-    webhook_secret: str = ""
+    mode: Literal["polling", "webhook"] = Field(
+        "polling", description="polling: long polling from `rapport run`. webhook: POST /telegram/webhook on "
+        "`rapport serve`."
+    )
+    api_base_url: str = Field(
+        "", description="Bot API server root; empty means https://api.telegram.org (or a self-hosted Bot API server)."
+    )
+    bot_token: str = _secret("TELEGRAM_BOT_TOKEN", "Token from @BotFather.")
+    webhook_secret: str = _secret(
+        "TELEGRAM_WEBHOOK_SECRET", "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (1-256 of A-Z a-z 0-9 _ -)."
+    )
+    webhook_url: str = Field(
+        "", description="Public https URL of POST /telegram/webhook; when set, `rapport serve` registers it with "
+        "Telegram (setWebhook) at start-up."
+    )
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
 
 class Platforms(Section):

@@ -30,6 +30,8 @@ class Context:
     order: OrderSummary | None
     order_named_now: bool  # this very message names an order or one of its products
     staff: bool
+    # Insights, recent turns and memories as text within a fixed budget, however long the history.
+    brief: str = ""
 
     @property
     def returning(self) -> bool:
@@ -47,7 +49,9 @@ class Recall:
         recent_turns: int,
         memories: int,
         admins: set[str],
+        budget_chars: int = 2400,
     ) -> None:
+        self._budget = budget_chars
         self._log = log
         self._memory = memory
         self._knowledge = knowledge
@@ -79,4 +83,39 @@ class Recall:
             order_named_now=bool(_POSSESSIVE.search(understanding.text))
             and mentioned_order(understanding.text, insights.recent_orders) is not None,
             staff=staff,
+            brief=brief(insights, recent, memories, self._budget),
         )
+
+
+def brief(insights: Insights, recent: list[Turn], memories: list[Memory], budget: int) -> str:
+    """What a composer should know, most important first, cut to ``budget`` characters.
+
+    Insights come first (they are already summaries), then the conversation's latest turns
+    (newest kept), then the recalled memories (most similar kept).
+    """
+    sections: list[str] = []
+    remaining = budget
+
+    def take(line: str) -> bool:
+        nonlocal remaining
+        if len(line) + 1 > remaining:
+            return False
+        sections.append(line)
+        remaining -= len(line) + 1
+        return True
+
+    for line in insights.lines():
+        if not take(f"- {line}"):
+            break
+    turns = [f"{t.role}: {t.text}" for t in reversed(recent)]
+    kept = []
+    for line in turns:
+        if len(line) + 1 > remaining:
+            break
+        kept.append(line)
+        remaining -= len(line) + 1
+    sections.extend(reversed(kept))
+    for memory in memories:
+        if not take(f"earlier ({memory.at[:10]}): {memory.text}"):
+            break
+    return "\n".join(sections)

@@ -19,6 +19,7 @@ import numpy as np
 from bot.store.vectors import VectorCollection
 
 MEMORIES = "memories"
+DUPLICATE_SIMILARITY = 0.95  # cosine; "where is my order?" twice is one memory mentioned twice
 log = logging.getLogger("rapport.memory")
 
 
@@ -60,22 +61,47 @@ class CustomerMemory:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            taken = len(batch)  # the merge below may shrink the batch; the queue counts what was taken
             try:
+                ids, counts = await self._merge_near_duplicates(batch)
                 await self._collection.upsert(
-                    ids=[p.memory_id for p in batch],
+                    ids=ids,
                     embeddings=np.stack([p.embedding for p in batch]),
                     documents=[p.text for p in batch],
                     metadatas=[
-                        {"customer_id": p.customer_id, "conversation": p.conversation, "at": p.at.isoformat()}
-                        for p in batch
+                        {"customer_id": p.customer_id, "conversation": p.conversation, "at": p.at.isoformat(),
+                         "mentions": count}
+                        for p, count in zip(batch, counts, strict=True)
                     ],
                 )
             except Exception:
                 # The turns are safe in SQL; a reindex restores these vectors.
                 log.exception("could not store %d memories", len(batch))
             finally:
-                for _ in batch:
+                for _ in range(taken):
                     self._queue.task_done()
+
+    async def _merge_near_duplicates(self, batch: list[_Pending]) -> tuple[list[str], list[int]]:
+        """Ids to write: a memory nearly identical to one this customer already has replaces it
+        (keeping the newest wording and counting mentions) instead of piling up beside it."""
+        ids, counts = [], []
+        for pending in batch:
+            if pending.memory_id.startswith("ticket:"):  # tickets keep their own identity
+                ids.append(pending.memory_id)
+                counts.append(1)
+                continue
+            hits = await self._collection.query(pending.embedding, 1, where={"customer_id": pending.customer_id})
+            if hits and hits[0].similarity >= DUPLICATE_SIMILARITY and not hits[0].id.startswith("ticket:"):
+                ids.append(hits[0].id)
+                counts.append(int(hits[0].metadata.get("mentions", 1)) + 1)
+            else:
+                ids.append(pending.memory_id)
+                counts.append(1)
+        # Two near-duplicates in one batch resolve to the same id: keep the later one only.
+        last = {memory_id: i for i, memory_id in enumerate(ids)}
+        keep = sorted(last.values())
+        batch[:] = [batch[i] for i in keep]
+        return [ids[i] for i in keep], [counts[i] for i in keep]
 
     async def flush(self) -> None:
         await self._queue.join()
