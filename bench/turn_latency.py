@@ -60,7 +60,6 @@ async def load(runtime: Runtime, customers: int, memories: int, seed: int) -> fl
         await session.commit()
     pool = memory_pool(min(2000, max(1, memories)), rng)
     pool_vectors = runtime.embedder.embed(pool)
-    collection = runtime.memory._collection  # noqa: SLF001 (bulk load bypasses per-turn writes)
     np_rng = np.random.default_rng(seed)
     batch = 5000
     for start in range(0, memories, batch):
@@ -69,12 +68,16 @@ async def load(runtime: Runtime, customers: int, memories: int, seed: int) -> fl
         vectors = pool_vectors[picks] + np_rng.normal(0, 0.02, size=(count, pool_vectors.shape[1])).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         owners = np_rng.integers(1, customers + 1, size=count)
-        await collection.upsert(
-            ids=[f"bench:{start + k}" for k in range(count)],
-            embeddings=vectors,
-            documents=[pool[p] for p in picks],
-            metadatas=[{"customer_id": int(o), "conversation": "bench", "at": "2026-01-01T00:00:00+00:00"} for o in owners],
-        )
+        # Bulk load straight into each owner's shard; the engine's own writes go through the queue.
+        for shard in {runtime.memory.shard(int(o)) for o in owners}:
+            mine = [k for k in range(count) if runtime.memory.shard(int(owners[k])) is shard]
+            await shard.upsert(
+                ids=[f"bench:{start + k}" for k in mine],
+                embeddings=vectors[mine],
+                documents=[pool[picks[k]] for k in mine],
+                metadatas=[{"customer_id": int(owners[k]), "conversation": "bench",
+                            "at": "2026-01-01T00:00:00+00:00"} for k in mine],
+            )
     return time.perf_counter() - started
 
 

@@ -92,6 +92,10 @@ class Stores(Section):
     )
     chroma_url: str = Field("", description="Empty: embedded Chroma in the data directory. Else http(s)://host:port.")
     redis_url: str = Field("", description="Empty: in-process locks. Else redis://host:port/db.")
+    memory_shards: Annotated[int, Field(ge=1, le=1024)] = Field(
+        32, description="Vector collections customer memories are spread over (by customer id); "
+        "changing it needs `rapport ingest --reindex`."
+    )
 
     @field_validator("database_url")
     @classmethod

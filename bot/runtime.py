@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Config
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.customers.importer import Importer
 from bot.customers.insights import InsightBuilder
 from bot.customers.linking import IdentityLinker
 from bot.customers.privacy import PrivacyDesk
 from bot.knowledge.catalog_index import CatalogIndex
-from bot.store.tables import Customer
-from bot.embedder import Embedder, load_embedder
+from bot.stages.decide import Action
+from bot.store.tables import Customer, Ticket, Turn, as_utc
+from bot.embedder import Embedder, embed_async, load_embedder
 from bot.engine import Engine
 from bot.knowledge.ingest import CATALOG, PAGES, IngestReport, KnowledgeFiles, Progress, ingest
 from bot.knowledge.search import KnowledgeBase
@@ -37,7 +38,7 @@ from bot.store.customers import CustomerDirectory
 from bot.store.database import Database
 from bot.store.feedback import FeedbackLog
 from bot.store.inbox import Inbox
-from bot.store.memory import MEMORIES, CustomerMemory
+from bot.store.memory import CustomerMemory, shard_names
 from bot.store.migrations import ensure_schema
 from bot.store.vectors import VectorStore
 
@@ -79,7 +80,7 @@ class Runtime:
             vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
             knowledge = KnowledgeBase(await vectors.collection(PAGES), await vectors.collection(CATALOG))
             catalog = await CatalogIndex.load(knowledge.catalog)
-            memory = CustomerMemory(await vectors.collection(MEMORIES))
+            memory = CustomerMemory([await vectors.collection(n) for n in shard_names(config.stores.memory_shards)])
             customers = CustomerDirectory(database)
             log = ConversationLog(database)
             insights = InsightBuilder(database, catalog, config.journey)
@@ -123,6 +124,25 @@ class Runtime:
                 changed += 1
         return changed
 
+    async def rebuild_memories(self, batch: int = 256) -> int:
+        """Re-embed every remembered customer message and past ticket from SQL into the memory shards."""
+        memorable = [a for a in Action if a not in {Action.LINK, Action.EXPORT, Action.FORGET, Action.HELP}]
+        count = 0
+        async with self.database.session() as session:
+            turns = (await session.exec(select(Turn).where(Turn.role == "customer", col(Turn.action).in_(memorable)))).all()
+            tickets = (await session.exec(select(Ticket))).all()
+        items = [(t.customer_id, f"turn:{t.platform}:{t.message_id}", t.text, t.conversation, t.created_at) for t in turns]
+        items += [(t.customer_id, f"ticket:{t.ticket_id}", f"{t.subject}. {t.body}", f"ticket:{t.ticket_id}", t.created_at)
+                  for t in tickets]
+        for start in range(0, len(items), batch):
+            chunk = items[start : start + batch]
+            vectors = await embed_async(self.embedder, [text for _, _, text, _, _ in chunk])
+            for (customer_id, memory_id, text, conversation, at), vector in zip(chunk, vectors, strict=True):
+                self.memory.remember(customer_id, memory_id, text, vector, conversation, as_utc(at))
+            count += len(chunk)
+        await self.memory.flush()
+        return count
+
     def knowledge_files(self) -> KnowledgeFiles:
         return KnowledgeFiles(
             pages_dir=self.config.resolve(self.config.knowledge.pages),
@@ -146,8 +166,9 @@ class Runtime:
 
 
 async def reindex(config: Config, data_dir: Path) -> None:
-    """Drop the knowledge collections (e.g. after changing embedder) so the next ingest rebuilds them."""
+    """Drop every vector collection (e.g. after changing embedder); ingest and
+    ``Runtime.rebuild_memories`` then rebuild them from the files and from SQL."""
     embedder = load_embedder(config.models.embedder)
     vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
-    for name in (PAGES, CATALOG):
+    for name in await vectors.names():
         await vectors.drop(name)

@@ -60,7 +60,7 @@ async def _chat(cfg: Config, data: Path, as_customer: str | None, json_output: b
 @app.command()
 @reports_errors
 def ingest(
-    reindex_all: Annotated[bool, typer.Option("--reindex", help="Rebuild every knowledge vector from scratch.")] = False,
+    reindex_all: Annotated[bool, typer.Option("--reindex", help="Rebuild every vector (knowledge, catalog, memories) from scratch.")] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -71,7 +71,10 @@ def ingest(
         if reindex_all:
             await reindex(cfg, data)
         async with Runtime.open(cfg, data) as runtime:
-            return await _ingest_with_progress(runtime)
+            report = await _ingest_with_progress(runtime)
+            if reindex_all:
+                stderr.print(f"memories: {await runtime.rebuild_memories()} rebuilt from the database")
+            return report
 
     report = run_async(run())
     _print_report(report, quiet=False)

@@ -97,10 +97,7 @@ class IdentityLinker:
             session.add(kept)
             await session.delete(dropped)
             await session.commit()
-        await self._memory.flush()
-        for name in await self._vectors.names():
-            collection = await self._vectors.collection(name)
-            await collection.reassign({"customer_id": drop}, {"customer_id": keep})
+        await self._memory.reassign(drop, keep)
         return LinkResult(True, keep, "")
 
     async def _survivor(self, session: object, issuer: int, redeemer: int) -> tuple[int | None, int]:

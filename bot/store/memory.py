@@ -18,7 +18,7 @@ import numpy as np
 
 from bot.store.vectors import VectorCollection
 
-MEMORIES = "memories"
+MEMORIES = "memories"  # collection names: memories-<shards>-<shard>
 DUPLICATE_SIMILARITY = 0.95  # cosine; "where is my order?" twice is one memory mentioned twice
 log = logging.getLogger("rapport.memory")
 
@@ -41,9 +41,21 @@ class _Pending:
     at: datetime
 
 
+def shard_names(shards: int) -> list[str]:
+    return [f"{MEMORIES}-{shards}-{i:03d}" for i in range(shards)]
+
+
 class CustomerMemory:
-    def __init__(self, collection: VectorCollection, max_batch: int = 256) -> None:
-        self._collection = collection
+    """Memories sharded by customer over several collections.
+
+    A filtered Chroma query costs time in proportion to its collection's size (95 ms at
+    100,000 vectors, 2.5 ms at 1,600 on our CI machine), so each customer's memories live
+    in the shard ``customer_id % shards`` and a recall searches that shard only — still
+    with the customer filter inside the query.
+    """
+
+    def __init__(self, shards: list[VectorCollection], max_batch: int = 256) -> None:
+        self._shards = shards
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._max_batch = max_batch
         self._writer: asyncio.Task[None] | None = None
@@ -56,6 +68,9 @@ class CustomerMemory:
             self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name="memory-writer")
         self._queue.put_nowait(_Pending(memory_id, customer_id, text, embedding, conversation, at))
 
+    def shard(self, customer_id: int) -> VectorCollection:
+        return self._shards[customer_id % len(self._shards)]
+
     async def _write_forever(self) -> None:
         while True:
             batch = [await self._queue.get()]
@@ -64,16 +79,20 @@ class CustomerMemory:
             taken = len(batch)  # the merge below may shrink the batch; the queue counts what was taken
             try:
                 ids, counts = await self._merge_near_duplicates(batch)
-                await self._collection.upsert(
-                    ids=ids,
-                    embeddings=np.stack([p.embedding for p in batch]),
-                    documents=[p.text for p in batch],
-                    metadatas=[
-                        {"customer_id": p.customer_id, "conversation": p.conversation, "at": p.at.isoformat(),
-                         "mentions": count}
-                        for p, count in zip(batch, counts, strict=True)
-                    ],
-                )
+                by_shard: dict[int, list[int]] = {}
+                for index, pending in enumerate(batch):
+                    by_shard.setdefault(pending.customer_id % len(self._shards), []).append(index)
+                for shard, indexes in by_shard.items():
+                    await self._shards[shard].upsert(
+                        ids=[ids[i] for i in indexes],
+                        embeddings=np.stack([batch[i].embedding for i in indexes]),
+                        documents=[batch[i].text for i in indexes],
+                        metadatas=[
+                            {"customer_id": batch[i].customer_id, "conversation": batch[i].conversation,
+                             "at": batch[i].at.isoformat(), "mentions": counts[i]}
+                            for i in indexes
+                        ],
+                    )
             except Exception:
                 # The turns are safe in SQL; a reindex restores these vectors.
                 log.exception("could not store %d memories", len(batch))
@@ -90,7 +109,9 @@ class CustomerMemory:
                 ids.append(pending.memory_id)
                 counts.append(1)
                 continue
-            hits = await self._collection.query(pending.embedding, 1, where={"customer_id": pending.customer_id})
+            hits = await self.shard(pending.customer_id).query(
+                pending.embedding, 1, where={"customer_id": pending.customer_id}
+            )
             if hits and hits[0].similarity >= DUPLICATE_SIMILARITY and not hits[0].id.startswith("ticket:"):
                 ids.append(hits[0].id)
                 counts.append(int(hits[0].metadata.get("mentions", 1)) + 1)
@@ -119,7 +140,7 @@ class CustomerMemory:
         The customer filter runs inside the vector store's query, so another customer's
         memory is never a candidate, not even one that is dropped afterwards.
         """
-        hits = await self._collection.query(embedding, limit, where={"customer_id": customer_id})
+        hits = await self.shard(customer_id).query(embedding, limit, where={"customer_id": customer_id})
         return [
             Memory(h.document, str(h.metadata.get("conversation", "")), str(h.metadata.get("at", "")), h.similarity)
             for h in hits
@@ -127,4 +148,21 @@ class CustomerMemory:
 
     async def forget(self, customer_id: int) -> None:
         await self.flush()
-        await self._collection.delete(where={"customer_id": customer_id})
+        await self.shard(customer_id).delete(where={"customer_id": customer_id})
+
+    async def reassign(self, old_customer_id: int, new_customer_id: int) -> int:
+        """Move one customer's memories to another (after a verified merge), across shards if need be."""
+        await self.flush()
+        source, target = self.shard(old_customer_id), self.shard(new_customer_id)
+        if source is target:
+            return await source.reassign({"customer_id": old_customer_id}, {"customer_id": new_customer_id})
+        rows = await source.vectors({"customer_id": old_customer_id})
+        if rows:
+            await target.upsert(
+                ids=[r[0] for r in rows],
+                embeddings=np.stack([r[1] for r in rows]),
+                documents=[r[2] for r in rows],
+                metadatas=[{**r[3], "customer_id": new_customer_id} for r in rows],
+            )
+            await source.delete(ids=[r[0] for r in rows])
+        return len(rows)

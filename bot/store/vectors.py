@@ -81,6 +81,16 @@ class VectorCollection:
             )
         return len(found)
 
+    async def vectors(self, where: dict[str, Any]) -> list[tuple[str, np.ndarray, str, dict[str, Any]]]:
+        """(id, embedding, document, metadata) of every vector matching ``where``."""
+        result = await asyncio.to_thread(
+            self._collection.get, where=where, include=["embeddings", "documents", "metadatas"]
+        )
+        return [
+            (i, np.asarray(e, dtype=np.float32), d or "", dict(m or {}))
+            for i, e, d, m in zip(result["ids"], result["embeddings"], result["documents"], result["metadatas"], strict=True)
+        ]
+
     async def documents(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Every (id, document, metadata): for audits that must scan the whole store."""
         result = await asyncio.to_thread(self._collection.get, include=["documents", "metadatas"])

@@ -90,6 +90,6 @@ async def test_repeated_questions_are_merged_into_one_memory(runtime: Runtime) -
     await adapter.say("The zipper on my dog bed broke", user="U-rep", name="Rae")
     await runtime.memory.flush()
     rae = next(c for c in [await runtime.customers.identify(adapter.inbound("x", user="U-rep", name="Rae"))])
-    mine = [(d, m) for _, d, m in await runtime.memory._collection.documents() if m.get("customer_id") == rae.id]  # noqa: SLF001
+    mine = [(d, m) for _, d, m in await runtime.memory.shard(rae.id).documents() if m.get("customer_id") == rae.id]
     assert sorted(d for d, _ in mine) == ["The zipper on my dog bed broke", "Where is my order?"]
     assert max(m["mentions"] for _, m in mine) == 3

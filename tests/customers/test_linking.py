@@ -38,6 +38,11 @@ async def test_code_from_one_platform_links_the_account_on_another(sampled: Runt
     assert {(i.platform, i.platform_user_id) for i in identities} >= {("slack", "U-slack-ana"), ("telegram", "777")}
     assert [(a.platform, a.method) for a in audit] == [("telegram", "one-time-code")]
 
+    # What the Telegram account said before the link is now this customer's memory, in her shard.
+    await sampled.memory.flush()
+    probe = sampled.embedder.embed(["where is my order?"])[0]
+    assert "where is my order?" in [m.text for m in await sampled.memory.recall(ana.id, probe, 5)]
+
     reused = await sampled.engine.handle(message("discord", "999", f"/link {code}", 1))
     assert reused is not None and "not valid or was already used" in reused.text
 
