@@ -53,6 +53,7 @@ class Templates(Section):
     # {facts}: what the customer just told us, e.g. "diet: vegan".
     noted: str = "Thanks{name_suffix}, I'll remember that ({facts}). Anything I can help with?"
     product_intro: str = "Here's what we have that matches:"
+    picks_intro: str = "A few picks for you{name_suffix}:"
     # Order status. Fields: {order_id}, {items}, {ordered} and {shipped} (e.g. "yesterday", "on 17 Nov"), {tracking}.
     order_processing: str = "Your order {order_id} ({items}) was placed {ordered} and is being prepared; it hasn't shipped yet."
     order_shipped: str = "Your order {order_id} ({items}) shipped {shipped}."
@@ -155,6 +156,14 @@ class Recommendations(Section):
     enabled: bool = True
     max_per_reply: Annotated[int, Field(ge=0, le=10)] = 3
     exclude_categories: list[str] = []
+    weights: dict[Literal["collaborative", "content", "popularity"], Annotated[float, Field(ge=0)]] = Field(
+        {"collaborative": 1.0, "content": 0.3, "popularity": 0.1},
+        description="Blend of the three signals (each scaled to [0, 1] per request first).",
+    )
+    boosts: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        {}, description="SKU → score multiplier, e.g. {LMP-DESK-01: 1.5} to promote an item."
+    )
+    cross_sell_after_orders: bool = Field(True, description="Suggest something after an order question is answered.")
 
 
 class Platform(Section):

@@ -16,9 +16,10 @@ from bot.stages.recommend import Recommend
 from bot.stages.remember import Remember
 from bot.stages.understand import Understand
 from bot.store.feedback import FeedbackLog
-from bot.types import Feedback, Inbound, Reply
+from bot.types import Feedback, FeedbackKind, Inbound, Reply
 
 log = logging.getLogger("rapport.engine")
+_ON_SUGGESTIONS = {FeedbackKind.RECOMMENDATION_CLICKED, FeedbackKind.RECOMMENDATION_REJECTED}
 
 
 @dataclass
@@ -64,6 +65,8 @@ class Engine:
 
     async def feedback(self, feedback: Feedback) -> None:
         """Record a button click, reaction or CSAT score once; later stages learn from these records."""
-        recorded = await self.feedback_log.record(feedback)
-        log.info("feedback %s", "recorded" if recorded else "duplicate skipped",
+        customer_id = await self.feedback_log.record(feedback)
+        log.info("feedback %s", "recorded" if customer_id else "skipped",
                  extra={"platform": feedback.platform, "kind": feedback.kind.value})
+        if customer_id is not None and feedback.value and feedback.kind in _ON_SUGGESTIONS:
+            self.recommend.learn(customer_id, feedback.value, positive=feedback.kind is not FeedbackKind.RECOMMENDATION_REJECTED)

@@ -11,11 +11,13 @@ from pathlib import Path
 from bot.config import Config
 from sqlmodel import col, select
 
-from bot.customers.importer import Importer
+from bot.customers.importer import FileReport, Importer
+from bot.customers.importer import Progress as ImportProgress
 from bot.customers.insights import InsightBuilder
 from bot.customers.linking import IdentityLinker
 from bot.customers.privacy import PrivacyDesk
 from bot.knowledge.catalog_index import CatalogIndex
+from bot.recommend.advisor import ProductAdvisor
 from bot.stages.decide import Action
 from bot.store.tables import Customer, Ticket, Turn, as_utc
 from bot.embedder import Embedder, embed_async, load_embedder
@@ -68,6 +70,7 @@ class Runtime:
     catalog: CatalogIndex
     insights: InsightBuilder
     privacy: PrivacyDesk
+    advisor: ProductAdvisor
 
     @classmethod
     @asynccontextmanager
@@ -85,6 +88,8 @@ class Runtime:
             log = ConversationLog(database)
             insights = InsightBuilder(database, catalog, config.journey)
             privacy = PrivacyDesk(database, vectors, memory)
+            advisor = ProductAdvisor(database, catalog, config.recommendations)
+            await advisor.fit(knowledge.catalog)
             engine = Engine(
                 accept=Accept(Inbox(database)),
                 identify=Identify(customers),
@@ -92,7 +97,7 @@ class Runtime:
                 recall=Recall(log, memory, knowledge, insights, config.conversation.recent_turns,
                               config.conversation.recalled_memories, set(config.admins),
                               config.conversation.context_budget_chars),
-                recommend=Recommend(knowledge, config.recommendations, config.thresholds),
+                recommend=Recommend(advisor, config.recommendations, config.thresholds),
                 decide=Decide(config.thresholds),
                 act=Act(IdentityLinker(database, vectors, memory), privacy, customers),
                 compose=OfflineComposer(config.brand, config.templates, config.thresholds),
@@ -102,7 +107,7 @@ class Runtime:
             )
             try:
                 yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine,
-                          catalog, insights, privacy)
+                          catalog, insights, privacy, advisor)
             finally:
                 await memory.close()
         finally:
@@ -110,6 +115,16 @@ class Runtime:
 
     def importer(self) -> Importer:
         return Importer(self.database, self.memory, self.embedder)
+
+    async def import_files(
+        self, paths: list[Path], skip_bad: bool = False, progress: ImportProgress | None = None
+    ) -> list[FileReport]:
+        """Import customer data, then bring what derives from it up to date: stages and the recommender."""
+        reports = await self.importer().import_files(paths, skip_bad=skip_bad, progress=progress)
+        if any(r.written for r in reports):
+            await self.refresh_stages()
+            await self.advisor.fit(self.knowledge.catalog)
+        return reports
 
     async def refresh_stages(self) -> int:
         """Recompute every customer's journey stage (after an import changed their orders); returns changes."""
@@ -162,6 +177,7 @@ class Runtime:
         )
         # Replies and insights read names, prices and stock from here: keep it in step with the catalog.
         self.catalog.products = (await CatalogIndex.load(self.knowledge.catalog)).products
+        await self.advisor.fit(self.knowledge.catalog)
         return report
 
 

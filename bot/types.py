@@ -92,8 +92,9 @@ class Recommendation:
     sku: str
     name: str
     price: float
-    reason: str
+    reason: str  # one line from the customer's own data: "similar to the trail shoes you bought"
     score: float
+    similarity: float = 0.0  # to the customer's question; 0 for suggestions not driven by a question
 
 
 @dataclass(frozen=True, slots=True)

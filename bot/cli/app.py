@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from adapters.console import PLATFORM, WORKSPACE, ConsoleAdapter
-from bot.cli import customer
+from bot.cli import customer, evaluate
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, run_async, stderr
 from bot.config import Config, config_schema, default_config_path, load_config
 from bot.customers.importer import FileReport
@@ -28,6 +28,7 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(customer.app, name="customer")
+app.add_typer(evaluate.app, name="eval")
 
 
 @app.command()
@@ -129,9 +130,7 @@ def import_data(
                         tasks[file] = bar.add_task(file, total=total)
                     bar.update(tasks[file], completed=done)
 
-                reports = await runtime.importer().import_files(paths, skip_bad=skip_bad, progress=advance)
-            await runtime.refresh_stages()
-            return reports
+                return await runtime.import_files(paths, skip_bad=skip_bad, progress=advance)
 
     reports = run_async(run())
     failed = False
@@ -147,6 +146,47 @@ def import_data(
                   + (f", {len(report.problems)} bad row(s) skipped" if report.problems else ""))
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+@reports_errors
+def recommend(
+    ref: Annotated[str, typer.Argument(help="Customer external id or email.")],
+    query: Annotated[str | None, typer.Option("--query", help="What they are asking about, e.g. 'something for my puppy'.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Suggestions for one customer, each with the reason drawn from their data."""
+    cfg, data = load(config, data_dir)
+
+    async def run() -> list[dict[str, object]]:
+        async with Runtime.open(cfg, data) as runtime:
+            if await runtime.knowledge.is_empty():
+                await runtime.ingest()
+            customer = await runtime.customers.find(ref)
+            assert customer.id is not None
+            insights = await runtime.insights.build(customer)
+            vector = runtime.embedder.embed([query])[0] if query else None
+            relevant = None
+            if vector is not None:
+                similarity = runtime.advisor.vectors.similarity(vector)
+                relevant = {s for s, v in similarity.items() if v >= cfg.thresholds.product_min_similarity} or None
+            picks = runtime.advisor.suggest(customer.id, insights.owned_skus, query=vector, allowed=relevant)
+            return [
+                {"sku": p.sku, "name": p.name, "price": p.price, "reason": p.reason, "score": p.score,
+                 "stock": runtime.catalog.products[p.sku].stock}
+                for p in picks
+            ]
+
+    picks = run_async(run())
+    if json_output:
+        print(json.dumps(picks))
+        return
+    for pick in picks:
+        print(f"{pick['sku']:<14} {pick['name']} — ${pick['price']:,.2f} ({pick['stock']} in stock)\n    because: {pick['reason']}")
+    if not picks:
+        print("no suggestions (everything that fits is out of stock, owned or excluded)")
 
 
 @config_app.command("check")

@@ -76,12 +76,16 @@ class OfflineComposer:
                 if tone is Tone.EMPATHETIC:
                     text = f"I'm sorry for the wait{fill['name_suffix']}. {text}"
                 sources = (ORDER_SOURCE,) if order else ()
+                # Cross-sell only once the order question is settled and the customer is not upset.
+                if order and order.status in {"shipped", "delivered"} and tone is not Tone.EMPATHETIC:
+                    shown = recommendations
             case Action.ANSWER:
                 assert decision.answer is not None
                 text = self._answer(decision.answer, customer, tone, fill)
                 sources = (_source(decision.answer),)
                 suggestions = _related(decision.answer, context.knowledge)
-                shown = recommendations
+                # Upsell only when the question was about products.
+                shown = [r for r in recommendations if r.similarity >= self._thresholds.product_min_similarity]
             case Action.CLARIFY:
                 text = self._t.clarify.format(**fill)
                 suggestions = _close_matches(context.knowledge, self._thresholds.clarify_min_similarity)
@@ -145,8 +149,9 @@ class OfflineComposer:
         return f"{lead}{body}{note}\n\nSource: {hit.title} — {hit.section or hit.title}"
 
     def _products(self, picks: list[Recommendation], fill: dict[str, str]) -> str:
-        lines = [self._t.product_intro.format(**fill)]
-        lines += [f"• {p.name} ({p.sku}) — ${p.price:,.2f}, in stock" for p in picks]
+        query_driven = any(p.similarity >= self._thresholds.product_min_similarity for p in picks)
+        lines = [(self._t.product_intro if query_driven else self._t.picks_intro).format(**fill)]
+        lines += [f"• {p.name} ({p.sku}) — ${p.price:,.2f}, in stock: {p.reason}" for p in picks]
         return "\n".join(lines)
 
 

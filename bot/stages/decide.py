@@ -59,10 +59,13 @@ class Decide:
         if orders and (understanding.asks_order_status or understanding.mentions_order or context.order_named_now):
             return Decision(Action.ORDER_STATUS, "question about the customer's order")
         best = context.knowledge[0] if context.knowledge else None
-        best_product = products[0].score if products else 0.0
+        best_product = max((p.similarity for p in products), default=0.0)
+        if understanding.asks_recommendation and products and (best is None or best_product >= best.similarity
+                                                               or best.similarity < self._thresholds.answer_min_similarity):
+            return Decision(Action.PRODUCTS, f"asked for a recommendation (catalog match {best_product:.2f})")
         if best is not None and best.similarity >= self._thresholds.answer_min_similarity and best.similarity >= best_product:
             return Decision(Action.ANSWER, f"knowledge match {best.similarity:.2f}", best)
-        if products:
+        if products and best_product >= self._thresholds.product_min_similarity:
             return Decision(Action.PRODUCTS, f"catalog match {best_product:.2f}")
         if best is not None and best.similarity >= self._thresholds.clarify_min_similarity:
             return Decision(Action.CLARIFY, f"close knowledge matches only (best {best.similarity:.2f})")

@@ -1,40 +1,43 @@
-"""5. recommend: in-stock products that fit this message, never to an unhappy customer."""
+"""5. recommend: products that fit this customer and this moment — never to someone upset or waiting for a person."""
 
 from __future__ import annotations
 
 from bot.config import Recommendations, Thresholds
-from bot.knowledge.search import KnowledgeBase
+from bot.recommend.advisor import ProductAdvisor
 from bot.stages.recall import Context
 from bot.stages.understand import Understanding
 from bot.store.tables import Customer
-from bot.types import Recommendation
+from bot.types import Recommendation, SentimentLabel
 
 
 class Recommend:
-    def __init__(self, knowledge: KnowledgeBase, rules: Recommendations, thresholds: Thresholds) -> None:
-        self._knowledge = knowledge
+    def __init__(self, advisor: ProductAdvisor, rules: Recommendations, thresholds: Thresholds) -> None:
+        self._advisor = advisor
         self._rules = rules
         self._thresholds = thresholds
 
     async def __call__(self, customer: Customer, understanding: Understanding, context: Context) -> list[Recommendation]:
-        if not self._rules.enabled or self._rules.max_per_reply == 0:
+        if not self._rules.enabled or self._rules.max_per_reply == 0 or customer.id is None:
             return []
         # Fix the problem first: no selling to someone who is upset or waiting for a person.
-        if understanding.sentiment.score <= self._thresholds.negative_sentiment or context.open_handoff:
+        upset = (understanding.sentiment.label is SentimentLabel.NEGATIVE
+                 or understanding.sentiment.score <= self._thresholds.negative_sentiment)
+        if upset or context.open_handoff is not None:
             return []
-        if understanding.wants_human or understanding.is_greeting or understanding.is_thanks:
+        if understanding.wants_human or understanding.is_greeting or understanding.is_thanks or understanding.command:
             return []
-        hits = await self._knowledge.products(understanding.embedding, limit=self._rules.max_per_reply * 3, in_stock_only=True)
-        excluded = {c.lower() for c in self._rules.exclude_categories}
-        picked = [
-            Recommendation(
-                sku=h.sku,
-                name=h.name,
-                price=h.price,
-                reason=f"matches what you asked about ({h.category})",
-                score=round(h.similarity, 4),
-            )
-            for h in hits
-            if h.similarity >= self._thresholds.product_min_similarity and h.category not in excluded
-        ]
-        return picked[: self._rules.max_per_reply]
+        owned = context.insights.owned_skus
+        similarity = self._advisor.vectors.similarity(understanding.embedding)
+        relevant = {sku for sku, s in similarity.items() if s >= self._thresholds.product_min_similarity}
+        if understanding.asks_recommendation:
+            # "What do you recommend?" with nothing specific in it: this customer's own picks.
+            query = understanding.embedding if relevant else None
+            return self._advisor.suggest(customer.id, owned, query=query, allowed=relevant or None)
+        if relevant:  # a question about products: the best fits, ranked for this customer
+            return self._advisor.suggest(customer.id, owned, query=understanding.embedding, allowed=relevant)
+        if self._rules.cross_sell_after_orders and (understanding.asks_order_status or understanding.mentions_order):
+            return self._advisor.suggest(customer.id, owned, limit=min(2, self._rules.max_per_reply))
+        return []
+
+    def learn(self, customer_id: int, sku: str, positive: bool) -> None:
+        self._advisor.learn(customer_id, sku, positive)

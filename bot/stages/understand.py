@@ -26,6 +26,11 @@ _ORDER_STATUS = re.compile(
     re.I,
 )
 _ORDER_MENTION = re.compile(r"\b(i (ordered|bought|purchased)|my (order|package|parcel|delivery)|order\s*#?\d{3,})\b", re.I)
+_RECOMMENDATION = re.compile(
+    r"\b(recommend\w*|suggest\w*|what should i (buy|get)|looking for|something for|gift (for|idea)|"
+    r"any (ideas|tips) for|what('s| is) good for|do you (have|sell|carry))\b",
+    re.I,
+)
 _COMMAND = re.compile(r"^\s*/(link|start|export|forget|help)\b\s*(.*)$", re.I | re.S)
 
 
@@ -46,6 +51,7 @@ class Understanding:
     wants_human: bool
     asks_order_status: bool = False
     mentions_order: bool = False
+    asks_recommendation: bool = False
     command: Command | None = None
     preferences: dict[str, str] = field(default_factory=dict)
 
@@ -70,6 +76,7 @@ class Understand:
             wants_human=bool(self._wants_human.search(text)),
             asks_order_status=bool(_ORDER_STATUS.search(text)),
             mentions_order=bool(_ORDER_MENTION.search(text)),
+            asks_recommendation=bool(_RECOMMENDATION.search(text)),
             command=_command(text),
             preferences=stated_preferences(text),
         )

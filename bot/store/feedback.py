@@ -14,8 +14,8 @@ class FeedbackLog:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def record(self, feedback: Feedback) -> bool:
-        """Store one piece of feedback; False when it is a redelivery or comes from an unknown account."""
+    async def record(self, feedback: Feedback) -> int | None:
+        """Store one piece of feedback; the customer's id, or None for a redelivery or an unknown account."""
         async with self._db.session() as session:
             customer_id = (
                 await session.exec(
@@ -27,7 +27,7 @@ class FeedbackLog:
                 )
             ).first()
             if customer_id is None:
-                return False  # nobody we have talked to: a stray click cannot create a customer
+                return None  # nobody we have talked to: a stray click cannot create a customer
             session.add(
                 FeedbackRecord(
                     customer_id=customer_id,
@@ -42,5 +42,5 @@ class FeedbackLog:
             try:
                 await session.commit()
             except IntegrityError:
-                return False
-        return True
+                return None
+        return customer_id

@@ -12,6 +12,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 @pytest.fixture
 async def sampled(runtime: Runtime) -> Runtime:
     """The runtime with the shipped sample customers, orders, events and tickets imported."""
-    reports = await runtime.importer().import_files(sorted(SAMPLES.glob("*.csv")))
+    reports = await runtime.import_files(sorted(SAMPLES.glob("*.csv")))
     assert all(not r.problems for r in reports), [str(p) for r in reports for p in r.problems]
     return runtime

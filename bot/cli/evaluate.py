@@ -1,0 +1,45 @@
+"""``rapport eval …``: quality figures from public datasets, reproducible by one command each."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.cli.options import reports_errors
+from bot.errors import RapportError
+
+app = typer.Typer(help="Evaluate recommendations, intents and sentiment on public data.", no_args_is_help=True)
+out = Console()
+
+
+@app.command()
+@reports_errors
+def recommendations(
+    dataset: Annotated[str, typer.Option(help="Only movielens-100k, read from the installed recbole package.")] = "movielens-100k",
+    seed: int = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Leave-last-out HR@10 / NDCG@10 for Rapport's recommender, popularity and ALS, on the same split."""
+    if dataset != "movielens-100k":
+        raise RapportError(f"unknown dataset '{dataset}'", fix="use --dataset movielens-100k")
+    try:
+        from bot.recommend.evaluation import evaluate_movielens
+
+        result = evaluate_movielens(seed)
+    except (ImportError, FileNotFoundError) as exc:
+        raise RapportError(f"the evaluation needs extra packages: {exc}",
+                           fix="pip install -e '.[eval]' (brings recbole's copy of MovieLens-100K and implicit)") from exc
+    if json_output:
+        print(json.dumps(result))
+        return
+    table = Table(title=f"{result['dataset']}: {result['protocol']}")
+    for column in ("model", "NDCG@10", "HR@10", "fit s", "p50 ms / user"):
+        table.add_column(column)
+    for model, metrics in result["results"].items():
+        table.add_row(model, f"{metrics['ndcg@10']:.4f}", f"{metrics['hr@10']:.4f}",
+                      f"{result['fit_seconds'].get(model, 0):.2f}", f"{result['latency_ms_p50'].get(model, 0):.3f}")
+    out.print(table)

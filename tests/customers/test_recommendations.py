@@ -1,0 +1,68 @@
+"""Suggestions in the shop: in stock, not already owned, explained from the customer's data, never to someone upset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.runtime import Runtime
+from bot.types import ConversationKey, Feedback, FeedbackKind
+from tests.recording import RecordingAdapter
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_recommend_command_gives_in_stock_unowned_items_with_reasons(sampled: Runtime) -> None:
+    result = subprocess.run([sys.executable, "-m", "bot", "recommend", "C-1001", "--json", "--data-dir",
+                             str(sampled.data_dir)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    picks = json.loads(result.stdout)
+    assert picks
+    ana = await sampled.insights.build(await sampled.customers.find("C-1001"))
+    owned_names = {i.name for o in ana.recent_orders for i in o.items}
+    for pick in picks:
+        product = sampled.catalog.products[pick["sku"]]
+        assert pick["stock"] > 0
+        assert pick["sku"] not in ana.owned_skus or product.consumable
+        # The reason comes from her own history: an item she bought or looked at, or her categories.
+        assert any(name in pick["reason"] for name in owned_names) or "you" in pick["reason"]
+
+
+async def test_out_of_stock_and_excluded_items_never_appear(sampled: Runtime) -> None:
+    out_of_stock = {sku for sku, p in sampled.catalog.products.items() if p.stock == 0}
+    assert out_of_stock
+    for customer_id in range(1, 37):
+        for pick in sampled.advisor.suggest(customer_id, owned=set(), limit=10):
+            assert pick.sku not in out_of_stock
+
+
+async def test_no_suggestions_while_upset_and_suggestions_once_happy(sampled: Runtime) -> None:
+    ben = await sampled.customers.find("C-1002")
+    await sampled.customers.attach(ben, "test", "W1", "U-ben")
+    adapter = RecordingAdapter(sampled.engine.handle)
+    upset = await adapter.say("This is terrible, my order is late again. Do you have anything for my puppy?",
+                              user="U-ben", channel="DB")
+    assert upset is not None and upset.sentiment is not None and upset.sentiment.label == "negative"
+    assert upset.recommendations == ()
+    happy = await adapter.say("Great, it arrived and I love it! What do you recommend for my puppy?",
+                              user="U-ben", channel="DB")
+    assert happy is not None and happy.sentiment is not None and happy.sentiment.label == "positive"
+    assert happy.recommendations
+    assert all(sampled.catalog.products[r.sku].category == "pet" for r in happy.recommendations)
+
+
+async def test_rejected_suggestion_sinks_for_that_customer(sampled: Runtime) -> None:
+    ana = await sampled.customers.find("C-1001")
+    await sampled.customers.attach(ana, "test", "W1", "U-ana")
+    adapter = RecordingAdapter(sampled.engine.handle)
+    reply = await adapter.say("what do you recommend?", user="U-ana", channel="DA")
+    assert reply is not None and reply.recommendations
+    first = reply.recommendations[0].sku
+    for n in range(3):
+        await sampled.engine.feedback(Feedback("test", ConversationKey("test", "W1", "DA"), "U-ana", reply.in_reply_to,
+                                               FeedbackKind.RECOMMENDATION_REJECTED, first, feedback_id=f"no-{n}"))
+    again = await adapter.say("any other suggestions?", user="U-ana", channel="DA")
+    assert again is not None and again.recommendations
+    assert again.recommendations[0].sku != first
