@@ -93,6 +93,9 @@ class Stores(Section):
     )
     chroma_url: str = Field("", description="Empty: embedded Chroma in the data directory. Else http(s)://host:port.")
     redis_url: str = Field("", description="Empty: in-process locks. Else redis://host:port/db.")
+    memories_per_customer: Annotated[int, Field(ge=10, le=100_000)] = Field(
+        1000, description="Semantic memories kept per customer (oldest dropped first; turns stay in SQL)."
+    )
     memory_shards: Annotated[int, Field(ge=1, le=1024)] = Field(
         32, description="Vector collections customer memories are spread over (by customer id); "
         "changing it needs `rapport ingest --reindex`."

@@ -83,7 +83,8 @@ class Runtime:
             vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
             knowledge = KnowledgeBase(await vectors.collection(PAGES), await vectors.collection(CATALOG))
             catalog = await CatalogIndex.load(knowledge.catalog)
-            memory = CustomerMemory([await vectors.collection(n) for n in shard_names(config.stores.memory_shards)])
+            memory = CustomerMemory([await vectors.collection(n) for n in shard_names(config.stores.memory_shards)],
+                                    max_per_customer=config.stores.memories_per_customer)
             customers = CustomerDirectory(database)
             log = ConversationLog(database)
             insights = InsightBuilder(database, catalog, config.journey)

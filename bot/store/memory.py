@@ -19,6 +19,7 @@ import numpy as np
 from bot.store.vectors import VectorCollection
 
 MEMORIES = "memories"  # collection names: memories-<shards>-<shard>
+COMPACT_EVERY = 50  # writes per customer between checks of their memory count
 DUPLICATE_SIMILARITY = 0.95  # cosine; "where is my order?" twice is one memory mentioned twice
 log = logging.getLogger("rapport.memory")
 
@@ -54,8 +55,10 @@ class CustomerMemory:
     with the customer filter inside the query.
     """
 
-    def __init__(self, shards: list[VectorCollection], max_batch: int = 256) -> None:
+    def __init__(self, shards: list[VectorCollection], max_batch: int = 256, max_per_customer: int = 1000) -> None:
         self._shards = shards
+        self._cap = max_per_customer
+        self._writes: dict[int, int] = {}
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._max_batch = max_batch
         self._writer: asyncio.Task[None] | None = None
@@ -93,6 +96,10 @@ class CustomerMemory:
                             for i in indexes
                         ],
                     )
+                for customer_id in {p.customer_id for p in batch}:
+                    self._writes[customer_id] = self._writes.get(customer_id, 0) + 1
+                    if self._writes[customer_id] % COMPACT_EVERY == 0:
+                        await self.compact(customer_id)
             except Exception:
                 # The turns are safe in SQL; a reindex restores these vectors.
                 log.exception("could not store %d memories", len(batch))
@@ -123,6 +130,22 @@ class CustomerMemory:
         keep = sorted(last.values())
         batch[:] = [batch[i] for i in keep]
         return [ids[i] for i in keep], [counts[i] for i in keep]
+
+    async def compact(self, customer_id: int) -> int:
+        """Keep at most ``max_per_customer`` memories for one customer, dropping the oldest.
+
+        A filtered vector query costs time in proportion to how many vectors match, so an
+        unbounded history would make every recall slower. Dropped memories stay in SQL as
+        turns (and in exports); only their vectors go.
+        """
+        shard = self.shard(customer_id)
+        found = await shard.metadatas({"customer_id": customer_id})
+        extra = len(found) - self._cap
+        if extra <= 0:
+            return 0
+        oldest = sorted(found, key=lambda i: (str(found[i].get("at", "")), int(found[i].get("mentions", 1))))[:extra]
+        await shard.delete(ids=oldest)
+        return extra
 
     async def flush(self) -> None:
         await self._queue.join()

@@ -93,3 +93,20 @@ async def test_repeated_questions_are_merged_into_one_memory(runtime: Runtime) -
     mine = [(d, m) for _, d, m in await runtime.memory.shard(rae.id).documents() if m.get("customer_id") == rae.id]
     assert sorted(d for d, _ in mine) == ["The zipper on my dog bed broke", "Where is my order?"]
     assert max(m["mentions"] for _, m in mine) == 3
+
+
+async def test_memories_per_customer_are_capped_oldest_first(runtime: Runtime) -> None:
+    import numpy as np
+    from datetime import UTC, datetime, timedelta
+
+    memory = runtime.memory
+    memory._cap = 5  # noqa: SLF001 (a small cap keeps the test fast)
+    rng = np.random.default_rng(0)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(8):
+        vector = rng.normal(size=384).astype(np.float32)
+        memory.remember(4242, f"m{i}", f"note {i}", vector / np.linalg.norm(vector), "c", start + timedelta(days=i))
+    await memory.flush()
+    assert await memory.compact(4242) == 3
+    kept = sorted(d for _, d, m in await memory.shard(4242).documents() if m["customer_id"] == 4242)
+    assert kept == [f"note {i}" for i in range(3, 8)]
