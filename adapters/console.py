@@ -7,6 +7,7 @@ import json
 import sys
 import uuid
 from dataclasses import asdict
+from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from rich.console import Console
@@ -14,11 +15,14 @@ from rich.panel import Panel
 from rich.text import Text
 
 from adapters.base import render_plain
+from bot.store.tables import Handoff
 from bot.types import ConversationKey, Inbound, MessageHandler, Reply
 
 PLATFORM = "console"
 WORKSPACE = "local"
 QUIT = {"/quit", "/exit", "quit", "exit"}
+AGENT_PREFIX = "/agent"
+AgentHandler = Callable[[ConversationKey, str], Awaitable[None]]
 
 
 def to_inbound(text: str, user_id: str, display_name: str, session: str, sequence: int) -> Inbound:
@@ -62,7 +66,10 @@ class ConsoleAdapter:
         stdin: TextIO | None = None,
         console: Console | None = None,
         bot_name: str = "Rapport",
+        agent: AgentHandler | None = None,
     ) -> None:
+        # Lines starting with /agent play the human agent at the local desk (see ConsoleDesk).
+        self._agent = agent
         self.user_id = user_id
         self.display_name = display_name
         self._json = json_output
@@ -71,6 +78,11 @@ class ConsoleAdapter:
         self._bot_name = bot_name
         self._session = uuid.uuid4().hex[:12]
         self._stopped = asyncio.Event()
+        self._offered: tuple[str, ...] = ()
+
+    @property
+    def conversation(self) -> ConversationKey:
+        return ConversationKey(PLATFORM, WORKSPACE, self.user_id, self._session)
 
     @property
     def interactive(self) -> bool:
@@ -78,7 +90,6 @@ class ConsoleAdapter:
 
     async def start(self, handler: MessageHandler) -> None:
         sequence = 0
-        offered: tuple[str, ...] = ()  # suggestions of the last reply, picked by number like a button
         if self.interactive:
             self._console.print(f"[bold]{self._bot_name}[/] is listening. Type [italic]/quit[/] to leave.\n")
         while not self._stopped.is_set():
@@ -90,12 +101,16 @@ class ConsoleAdapter:
                 continue
             if text.lower() in QUIT:
                 break
-            if text.isdigit() and 1 <= int(text) <= len(offered):
-                text = offered[int(text) - 1]
+            if self._agent is not None and text.lower().startswith(AGENT_PREFIX):
+                await self._agent(self.conversation, text[len(AGENT_PREFIX):].strip())
+                continue
+            if text.isdigit() and 1 <= int(text) <= len(self._offered):
+                text = self._offered[int(text) - 1]
             sequence += 1
             reply = await handler(to_inbound(text, self.user_id, self.display_name, self._session, sequence))
+            if reply is None and not self._json:
+                self._console.print("[dim](no bot reply: a person has this conversation — type /agent … to answer as the agent)[/]")
             if reply is not None:
-                offered = tuple(s.text for s in reply.suggestions)
                 await self.send(reply)
 
     def _read_line(self) -> str | None:
@@ -108,6 +123,8 @@ class ConsoleAdapter:
         return line if line else None
 
     async def send(self, reply: Reply) -> None:
+        # Suggestions of the last reply can be picked by number, like a button.
+        self._offered = tuple(s.text for s in reply.suggestions)
         if self._json:
             # Plain print: one JSON object per line, no Rich markup or wrapping.
             print(reply_json(reply), flush=True)
@@ -118,3 +135,27 @@ class ConsoleAdapter:
 
     async def stop(self) -> None:
         self._stopped.set()
+
+
+class ConsoleDesk:
+    """The local stand-in for the agents' Slack channel: handoff threads printed in the terminal."""
+
+    def __init__(self, console: Console | None = None, json_output: bool = False) -> None:
+        self._console = console or Console(stderr=True)
+        self._json = json_output
+
+    def _show(self, title: str, text: str) -> None:
+        if self._json:
+            print(json.dumps({"desk": title, "text": text}, ensure_ascii=False), flush=True)
+        else:
+            self._console.print(Panel(Text(text), title=title, title_align="left", border_style="yellow"))
+
+    async def announce(self, handoff: Handoff, summary: str) -> str:
+        self._show(f"desk · handoff #{handoff.id}", summary)
+        return f"console:{handoff.id}"
+
+    async def forward(self, handoff: Handoff, text: str) -> None:
+        self._show(f"desk · handoff #{handoff.id} · customer wrote", text)
+
+    async def note(self, handoff: Handoff, text: str) -> None:
+        self._show(f"desk · handoff #{handoff.id}", text)

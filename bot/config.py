@@ -49,6 +49,8 @@ class Templates(Section):
     handoff: str = (
         "I've asked a person from our team to take over{name_suffix}. They'll reply right here in this conversation."
     )
+    csat: str = "You're back with {bot}{name_suffix}. How did our team do? Rate us from 1 (poor) to 5 (great)."
+    csat_thanks: str = "Thank you{name_suffix}, that helps us get better."
     thanks: str = "You're welcome{name_suffix}! Anything else I can help with?"
     # {facts}: what the customer just told us, e.g. "diet: vegan".
     noted: str = "Thanks{name_suffix}, I'll remember that ({facts}). Anything I can help with?"
@@ -251,14 +253,32 @@ class Llm(Section):
 
 
 class Handoff(Section):
+    """When to bring in a person, and where agents work."""
+
     human_request_phrases: list[str] = [
-        "human",
-        "a person",
-        "real person",
-        "agent",
-        "representative",
-        "someone from your team",
+        "human", "a person", "real person", "agent", "representative", "someone from your team",
     ]
+    negative_turns: Annotated[int, Field(ge=0, le=20)] = Field(
+        3, description="Hand off after this many negative customer messages in a row (0: never)."
+    )
+    unresolved_repeats: Annotated[int, Field(ge=0, le=20)] = Field(
+        2, description="Hand off when the bot could not answer this many times in one conversation (0: never)."
+    )
+    topics: dict[str, list[str]] = Field(
+        {
+            "cancel_account": ["close my account", "cancel my account", "delete my account"],
+            "legal": ["lawyer", "legal action", "sue you", "small claims", "attorney"],
+        },
+        description="Topics that always go to a person: topic → phrases that signal it.",
+    )
+    vip: dict[str, str] = Field(
+        {"loyalty_tier": "Summit"},
+        description="Customer attributes that mark a VIP; an unhappy VIP goes to a person at once.",
+    )
+    desk: Literal["console", "slack"] = Field(
+        "console", description="Where agents pick up handoffs: the local console desk or a Slack channel."
+    )
+    slack_channel: str = Field("", description="Internal Slack channel id for the desk (desk: slack).")
 
 
 class Config(Section):

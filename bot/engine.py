@@ -9,9 +9,10 @@ from bot.locks import ConversationLocks
 from bot.stages.accept import Accept
 from bot.stages.act import Act
 from bot.stages.compose import Composer
-from bot.stages.decide import Decide
+from bot.handoff.desk import HandoffDesk
+from bot.stages.decide import Action, Decide, Decision
 from bot.stages.identify import Identify
-from bot.stages.recall import Recall
+from bot.stages.recall import Context, Recall
 from bot.stages.recommend import Recommend
 from bot.stages.remember import Remember
 from bot.stages.understand import Understand
@@ -35,6 +36,7 @@ class Engine:
     remember: Remember
     locks: ConversationLocks
     feedback_log: FeedbackLog
+    desk: HandoffDesk
 
     async def handle(self, inbound: Inbound) -> Reply | None:
         """Answer one message; None when it is a redelivery or a person owns the conversation."""
@@ -47,10 +49,11 @@ class Engine:
                 understanding = await self.understand(inbound)
                 context = await self.recall(inbound, customer, understanding)
                 products = await self.recommend(customer, understanding, context)
-                decision = self.decide(understanding, context, products)
+                decision = self.decide(customer, understanding, context, products)
                 outcome = await self.act(inbound, customer, understanding, context, decision)
                 reply = await self.compose(inbound, customer, understanding, context, decision, products, outcome)
                 await self.remember(inbound, outcome.customer, understanding, context, decision, reply)
+                await self._tell_the_desk(inbound, context, decision)
             except BaseException:
                 # Release the claim so the platform's redelivery gets answered rather than lost.
                 await self.accept.failed(inbound)
@@ -62,6 +65,13 @@ class Engine:
                        "customer_id": customer.id, "action": decision.action.value},
             )
             return reply
+
+    async def _tell_the_desk(self, inbound: Inbound, context: Context, decision: Decision) -> None:
+        """A new handoff opens a thread for agents; a message while waiting is shown to them."""
+        if decision.action is Action.HANDOFF:
+            await self.desk.opened(str(inbound.conversation))
+        elif decision.action is Action.SILENT and context.open_handoff is not None:
+            await self.desk.customer_wrote(context.open_handoff, inbound.text)
 
     async def feedback(self, feedback: Feedback) -> None:
         """Record a button click, reaction or CSAT score once; later stages learn from these records."""

@@ -16,6 +16,9 @@ from bot.customers.importer import Progress as ImportProgress
 from bot.customers.insights import InsightBuilder
 from bot.customers.linking import IdentityLinker
 from bot.customers.privacy import PrivacyDesk
+from bot.handoff.book import HandoffBook
+from bot.handoff.desk import HandoffDesk
+from bot.handoff.escalation import Escalation
 from bot.knowledge.catalog_index import CatalogIndex
 from bot.recommend.advisor import ProductAdvisor
 from bot.stages.decide import Action
@@ -71,6 +74,7 @@ class Runtime:
     insights: InsightBuilder
     privacy: PrivacyDesk
     advisor: ProductAdvisor
+    desk: HandoffDesk
 
     @classmethod
     @asynccontextmanager
@@ -89,6 +93,9 @@ class Runtime:
             log = ConversationLog(database)
             insights = InsightBuilder(database, catalog, config.journey)
             privacy = PrivacyDesk(database, vectors, memory)
+            feedback_log = FeedbackLog(database)
+            desk = HandoffDesk(HandoffBook(database), log, customers, insights, Inbox(database),
+                               config.templates, config.brand)
             advisor = ProductAdvisor(database, catalog, config.recommendations)
             await advisor.fit(knowledge.catalog)
             engine = Engine(
@@ -99,16 +106,17 @@ class Runtime:
                               config.conversation.recalled_memories, set(config.admins),
                               config.conversation.context_budget_chars),
                 recommend=Recommend(advisor, config.recommendations, config.thresholds),
-                decide=Decide(config.thresholds),
-                act=Act(IdentityLinker(database, vectors, memory), privacy, customers),
+                decide=Decide(config.thresholds, Escalation(config.handoff, config.thresholds.negative_sentiment)),
+                act=Act(IdentityLinker(database, vectors, memory), privacy, customers, feedback_log),
                 compose=OfflineComposer(config.brand, config.templates, config.thresholds),
                 remember=Remember(log, memory),
                 locks=ConversationLocks(),
-                feedback_log=FeedbackLog(database),
+                feedback_log=feedback_log,
+                desk=desk,
             )
             try:
                 yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine,
-                          catalog, insights, privacy, advisor)
+                          catalog, insights, privacy, advisor, desk)
             finally:
                 await memory.close()
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from adapters.console import PLATFORM, WORKSPACE, ConsoleAdapter
+from adapters.console import PLATFORM, WORKSPACE, ConsoleAdapter, ConsoleDesk
 from bot.cli import customer, evaluate
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, run_async, stderr
 from bot.config import Config, config_schema, default_config_path, load_config
@@ -19,6 +20,7 @@ from bot.customers.importer import FileReport
 from bot.errors import ConfigError
 from bot.knowledge.ingest import IngestReport
 from bot.runtime import Runtime, database_url, reindex
+from bot.types import ConversationKey
 from bot.store import migrations
 from bot.store.database import Database
 
@@ -54,7 +56,26 @@ async def _chat(cfg: Config, data: Path, as_customer: str | None, json_output: b
             customer = await runtime.customers.find(as_customer)
             user_id, name = f"customer:{customer.id}", customer.name
             await runtime.customers.attach(customer, PLATFORM, WORKSPACE, user_id)
-        adapter = ConsoleAdapter(user_id, name, json_output=json_output, bot_name=cfg.brand.bot_name)
+        agent_turns = itertools.count(1)
+
+        async def as_agent(conversation: ConversationKey, text: str) -> None:
+            """/agent claim | /agent resolve | /agent <message>: the local desk's agent, for trying handoffs."""
+            handoff = await runtime.desk.book.open_for(str(conversation))
+            if handoff is None or handoff.id is None:
+                stderr.print("[dim](no open handoff in this conversation; ask for a person first)[/]")
+                return
+            match text.lower():
+                case "claim":
+                    await runtime.desk.agent_claim(handoff.id, "console-agent")
+                case "resolve":
+                    await runtime.desk.agent_resolve(handoff.id, "console-agent")
+                case _:
+                    await runtime.desk.agent_message(handoff.id, "console-agent", text,
+                                                     f"console-agent-{conversation.thread}-{next(agent_turns)}")
+
+        adapter = ConsoleAdapter(user_id, name, json_output=json_output, bot_name=cfg.brand.bot_name, agent=as_agent)
+        runtime.desk.desk = ConsoleDesk(json_output=json_output)
+        runtime.desk.deliver = adapter.send
         await adapter.start(runtime.engine.handle)
 
 

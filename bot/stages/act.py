@@ -17,7 +17,8 @@ from bot.stages.recall import Context
 from bot.stages.understand import Understanding
 from bot.store.customers import CustomerDirectory
 from bot.store.tables import Customer, as_utc, utcnow
-from bot.types import Inbound, OutboundFile
+from bot.store.feedback import FeedbackLog
+from bot.types import Feedback, FeedbackKind, Inbound, OutboundFile
 
 FORGET_CONFIRM_WINDOW = timedelta(minutes=10)
 
@@ -32,13 +33,17 @@ class Outcome:
     export: OutboundFile | None = None
     forget_pending: bool = False
     forgotten: bool = False
+    csat: int | None = None
 
 
 class Act:
-    def __init__(self, linker: IdentityLinker, privacy: PrivacyDesk, directory: CustomerDirectory) -> None:
+    def __init__(
+        self, linker: IdentityLinker, privacy: PrivacyDesk, directory: CustomerDirectory, feedback: FeedbackLog
+    ) -> None:
         self._linker = linker
         self._privacy = privacy
         self._directory = directory
+        self._feedback = feedback
 
     async def __call__(
         self, inbound: Inbound, customer: Customer, understanding: Understanding, context: Context, decision: Decision
@@ -65,6 +70,12 @@ class Act:
                 return Outcome(None, forgotten=True)
             case Action.FORGET:
                 return Outcome(customer, forget_pending=True)
+            case Action.CSAT if command is not None and command.argument[:1] in "12345" and command.argument:
+                score = int(command.argument[0])
+                await self._feedback.record(Feedback(inbound.platform, inbound.conversation, inbound.user_id,
+                                                     inbound.message_id, FeedbackKind.CSAT, str(score),
+                                                     feedback_id=f"csat:{inbound.message_id}"))
+                return Outcome(customer, csat=score)
             case _:
                 return Outcome(customer)
 

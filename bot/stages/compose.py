@@ -106,6 +106,8 @@ class OfflineComposer:
                 text = self._t.forget_done.format(**fill) if outcome.forgotten else self._t.forget_ask.format(**fill)
             case Action.HELP:
                 text = self._t.help.format(**fill)
+            case Action.CSAT:
+                text = self._t.csat_thanks.format(**fill) if outcome.csat else self._t.help.format(**fill)
             case Action.NOTED:
                 facts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in understanding.preferences.items())
                 text = self._t.noted.format(facts=facts, **fill)

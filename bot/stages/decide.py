@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.config import Thresholds
+from bot.handoff.escalation import Escalation
+from bot.store.tables import Customer
 from bot.knowledge.search import KnowledgeHit
 from bot.stages.recall import Context
 from bot.stages.understand import Understanding
@@ -26,6 +28,7 @@ class Action(StrEnum):
     EXPORT = "export"
     FORGET = "forget"  # ask for confirmation, or delete after it
     HELP = "help"
+    CSAT = "csat"  # the customer rated the help they got from a person
     NOTED = "noted"  # the customer told us something about themselves; nothing to look up
 
 
@@ -34,23 +37,40 @@ class Decision:
     action: Action
     reason: str
     answer: KnowledgeHit | None = None
+    rule: str = ""  # for a handoff: the escalation rule that fired
 
 
 class Decide:
-    def __init__(self, thresholds: Thresholds) -> None:
+    def __init__(self, thresholds: Thresholds, escalation: Escalation) -> None:
         self._thresholds = thresholds
+        self._escalation = escalation
 
-    def __call__(self, understanding: Understanding, context: Context, products: list[Recommendation]) -> Decision:
-        if context.open_handoff is not None and context.open_handoff.status == "human":
-            return Decision(Action.SILENT, "a person is handling this conversation")
+    def __call__(
+        self, customer: Customer, understanding: Understanding, context: Context, products: list[Recommendation]
+    ) -> Decision:
+        decision = self._decide(customer, understanding, context, products)
+        if decision.action in {Action.UNKNOWN, Action.CLARIFY} and self._escalation.unresolved_again(context.recent_turns):
+            return Decision(Action.HANDOFF, "the bot could not help several times", rule="unresolved_repeats")
+        return decision
+
+    def _decide(
+        self, customer: Customer, understanding: Understanding, context: Context, products: list[Recommendation]
+    ) -> Decision:
+        if context.open_handoff is not None:
+            return Decision(Action.SILENT, f"a person has this conversation ({context.open_handoff.status})")
         if understanding.command is not None:
             name = understanding.command.name
-            action = {"link": Action.LINK, "start": Action.LINK, "export": Action.EXPORT, "forget": Action.FORGET}
+            action = {"link": Action.LINK, "start": Action.LINK, "export": Action.EXPORT, "forget": Action.FORGET,
+                      "csat": Action.CSAT}
             if name == "start" and not understanding.command.argument:
                 return Decision(Action.GREET, "start without a code")
             return Decision(action.get(name, Action.HELP), f"/{name} command")
-        if understanding.wants_human:
-            return Decision(Action.HANDOFF, "customer asked for a person")
+        rule = self._escalation.rule(customer, understanding, context.recent_turns)
+        if rule:
+            reasons = {"asked_for_person": "customer asked for a person", "vip_unhappy": "an unhappy VIP customer",
+                       "negative_trend": "negative sentiment over several messages"}
+            return Decision(Action.HANDOFF, reasons.get(rule, f"topic needs a person ({rule.removeprefix('topic:')})"),
+                            rule=rule)
         if understanding.is_greeting:
             return Decision(Action.GREET, "greeting")
         if understanding.is_thanks:

@@ -11,7 +11,7 @@ from bot.store.tables import Customer, Handoff, Turn
 from bot.types import Inbound, Reply
 
 # Commands and their answers are not memories: a /link code must never be recalled later.
-_NOT_MEMORABLE = {Action.LINK, Action.EXPORT, Action.FORGET, Action.HELP}
+_NOT_MEMORABLE = {Action.LINK, Action.EXPORT, Action.FORGET, Action.HELP, Action.CSAT}
 
 
 class Remember:
@@ -60,7 +60,8 @@ class Remember:
             )
         handoff = None
         if decision.action is Action.HANDOFF:
-            handoff = Handoff(customer_id=customer.id, conversation=conversation, reason=decision.reason)
+            handoff = Handoff(customer_id=customer.id, conversation=conversation, reason=decision.reason,
+                              rule=decision.rule)
         changes = {}
         if understanding.preferences:
             changes["preferences"] = {**(customer.preferences or {}), **understanding.preferences}

@@ -31,12 +31,12 @@ _RECOMMENDATION = re.compile(
     r"any (ideas|tips) for|what('s| is) good for|do you (have|sell|carry))\b",
     re.I,
 )
-_COMMAND = re.compile(r"^\s*/(link|start|export|forget|help)\b\s*(.*)$", re.I | re.S)
+_COMMAND = re.compile(r"^\s*/(link|start|export|forget|help|csat)\b\s*(.*)$", re.I | re.S)
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    name: str  # link | start | export | forget | help
+    name: str  # link | start | export | forget | help | csat
     argument: str
 
 

@@ -90,13 +90,16 @@ class Turn(SQLModel, table=True):
 
 
 class Handoff(SQLModel, table=True):
-    """A request for a human; the desk that serves it lives in the handoff flow."""
+    """A conversation handed to a person: pending → human → resolved (then the bot again)."""
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
     conversation: str = Field(max_length=600, index=True)
     status: str = Field(default="pending", max_length=16)  # pending | human | resolved
     reason: str = Field(default="", max_length=200)
+    rule: str = Field(default="", max_length=40)  # which escalation rule fired
+    agent: str = Field(default="", max_length=128)
+    desk_ref: str = Field(default="", max_length=200)  # e.g. the Slack thread of the summary
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
