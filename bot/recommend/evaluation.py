@@ -143,7 +143,11 @@ class PopularityBaseline:
 
     def recommend(self, user_id: UserId, k: int = K) -> list[ItemId]:
         row = self._m.user_index.get(user_id)
-        seen = set(self._m.user_items.indices[self._m.user_items.indptr[row] : self._m.user_items.indptr[row + 1]]) if row is not None else set()
+        seen = (
+            set(self._m.user_items.indices[self._m.user_items.indptr[row] : self._m.user_items.indptr[row + 1]])
+            if row is not None
+            else set()
+        )
         out: list[ItemId] = []
         for j in self._order:
             if j not in seen:
@@ -174,15 +178,15 @@ class ALSBaseline:
 
         self._m = _Matrix(train, item_ids)
         p = self.params
-        self._model = AlternatingLeastSquares(
-            factors=p.factors,
-            regularization=p.regularization,
-            alpha=p.alpha,
-            iterations=p.iterations,
-            random_state=self.seed,
-        )
         # implicit's own threads do the work; a threaded BLAS underneath only slows it down
         with threadpool_limits(1, "blas"):
+            self._model = AlternatingLeastSquares(
+                factors=p.factors,
+                regularization=p.regularization,
+                alpha=p.alpha,
+                iterations=p.iterations,
+                random_state=self.seed,
+            )
             self._model.fit(self._m.user_items, show_progress=False)
         return self
 
@@ -264,7 +268,9 @@ def tune_rapport(
     return best[1], best[0]
 
 
-def _score_rapport(fitted: HybridRecommender, params: RapportParams, users: list[UserId], split: LeaveOneOutSplit) -> float:
+def _score_rapport(
+    fitted: HybridRecommender, params: RapportParams, users: list[UserId], split: LeaveOneOutSplit
+) -> float:
     rec = fitted.with_settings(
         weights=params.weights,
         recency_half_life=params.recency_half_life,
@@ -328,7 +334,9 @@ class MovieLensReport:
         }
 
 
-def _timed_rankings(recommend: Callable[[UserId], list[ItemId]], users: Sequence[UserId]) -> tuple[dict[UserId, list[ItemId]], float]:
+def _timed_rankings(
+    recommend: Callable[[UserId], list[ItemId]], users: Sequence[UserId]
+) -> tuple[dict[UserId, list[ItemId]], float]:
     rankings: dict[UserId, list[ItemId]] = {}
     latencies = []
     for user_id in users:

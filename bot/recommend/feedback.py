@@ -1,10 +1,10 @@
 """Learning from accepted and rejected suggestions.
 
 Counts of accepts and rejects are kept per (user, item), per (user, category), per item and per
-category. Each scope turns its counts into a factor around 1.0 (see
-:class:`~bot.recommend.types.FeedbackConfig`); a customer who keeps turning down one category
-sees its items pushed down for them, and an item or category that everyone turns down sinks a
-little for everybody.
+category (the last two pooled over customers, one vote per customer and item). Each scope turns
+its counts into a factor around 1.0 (see :class:`~bot.recommend.types.FeedbackConfig`); a
+customer who keeps turning down one category sees its items pushed down for them, and an item or
+category that everyone turns down sinks a little for everybody.
 """
 
 from __future__ import annotations
@@ -28,12 +28,19 @@ class FeedbackModel:
         self._category: dict[str, Counts] = {}
 
     def record(self, user_id: UserId, item_id: ItemId, category: str | None, positive: bool) -> None:
+        """Count one answer. The pooled scopes (item, category) take one vote per customer and
+        item, the first, so one customer saying no again and again cannot sink an item or a
+        category for everybody; their own scopes count every answer."""
         slot = 0 if positive else 1
-        self._user_item.setdefault(user_id, {}).setdefault(item_id, [0, 0])[slot] += 1
-        self._item.setdefault(item_id, [0, 0])[slot] += 1
+        per_item = self._user_item.setdefault(user_id, {})
+        first_time = item_id not in per_item
+        per_item.setdefault(item_id, [0, 0])[slot] += 1
+        if first_time:
+            self._item.setdefault(item_id, [0, 0])[slot] += 1
         if category is not None:
             self._user_category.setdefault(user_id, {}).setdefault(category, [0, 0])[slot] += 1
-            self._category.setdefault(category, [0, 0])[slot] += 1
+            if first_time:
+                self._category.setdefault(category, [0, 0])[slot] += 1
 
     def factor(self, counts: Counts | None, exponent: float, pooled: bool = False) -> float:
         """One scope's factor from its [accepts, rejects]; ``pooled`` for the global scopes."""
@@ -84,7 +91,9 @@ class FeedbackModel:
             idx = item_index.get(item_id)
             if idx is None:
                 continue
-            f = self.factor(user_items.get(item_id), c.user_item) * self.factor(self._item.get(item_id), c.item, pooled=True)
+            f = self.factor(user_items.get(item_id), c.user_item) * self.factor(
+                self._item.get(item_id), c.item, pooled=True
+            )
             out[idx] *= f
         np.clip(out, c.min_multiplier, c.max_multiplier, out=out)
         return out

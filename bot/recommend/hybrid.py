@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -65,11 +66,14 @@ class FitStats:
 
 
 class HybridRecommender:
-    """Recommend catalog items to customers; learn from their feedback.
+    """Recommend catalog items to customers; learn from their feedback::
 
-    >>> rec = HybridRecommender(RecommenderConfig()).fit(interactions, items, item_vectors)
-    >>> rec.recommend("u1", k=3, exclude={"sku-9"})
-    [Scored(item_id='sku-2', score=0.91, reason_kind=<ReasonKind.CO_INTERACTION>, because_item='sku-1'), ...]
+        rec = HybridRecommender(RecommenderConfig(weights=BlendWeights(1.0, 0.3, 0.1)))
+        rec.fit(interactions, items, item_vectors)
+        rec.recommend("u1", k=3, query_vector=q, exclude={"sku-9"}, allowed=in_stock)
+        # [Scored(item_id='sku-2', score=1.07, reason_kind=ReasonKind.CO_INTERACTION,
+        #         because_item='sku-1', category='camping'), ...]
+        rec.record_feedback("u1", "sku-2", positive=False)
     """
 
     def __init__(self, config: RecommenderConfig | None = None, feedback: FeedbackModel | None = None) -> None:
@@ -88,8 +92,6 @@ class HybridRecommender:
         """Learn from all interactions; ``items`` is the catalog, ``item_vectors`` its embeddings
         (row ``i`` belongs to ``items[i]``). Interactions with items outside the catalog are
         dropped; an interaction kind without a weight in ``config.kind_weights`` is an error."""
-        import time
-
         started = time.perf_counter()
         cfg = self.config
         if not items:
@@ -207,9 +209,9 @@ class HybridRecommender:
             raise ValueError(f"unknown interaction kind {ev.kind!r} (known: {known})") from None
 
     def with_settings(self, **changes: object) -> HybridRecommender:
-        """A recommender sharing this one's fitted model, with other query-time settings
-        (``weights``, ``recency_half_life``, ``category_prior_smoothing``, ``feedback``). It
-        starts with its own, empty feedback state."""
+        """A recommender sharing this one's fitted model and customer histories, with other
+        query-time settings (``weights``, ``recency_half_life``, ``category_prior_smoothing``,
+        ``feedback``). It starts with its own, empty feedback state."""
         unknown = set(changes) - QUERY_TIME_SETTINGS
         if unknown:
             raise ValueError(f"these settings need a refit: {', '.join(sorted(unknown))}")
@@ -243,7 +245,9 @@ class HybridRecommender:
         hist.owned = np.insert(hist.owned, pos, owned)
         hist.timestamps = np.insert(hist.timestamps, pos, float(interaction.timestamp))
 
-    def record_feedback(self, user_id: UserId, item_id: ItemId, category: str | None = None, positive: bool = False) -> None:
+    def record_feedback(
+        self, user_id: UserId, item_id: ItemId, category: str | None = None, positive: bool = False
+    ) -> None:
         """A customer accepted (``positive=True``) or turned down a suggestion. ``category``
         defaults to the item's catalog category."""
         if category is None and self._fitted:

@@ -102,17 +102,17 @@ class FeedbackConfig:
     Each scope keeps counts of accepts and rejects. Its multiplier is the smoothed acceptance
     rate ``(accepts + prior_strength * prior_accept_rate) / (shown + prior_strength)`` divided by
     ``prior_accept_rate``, raised to the scope's exponent: 1.0 with no feedback, below 1 after
-    rejections, above 1 after acceptances. The global scopes (item, category) use
-    ``global_prior_strength`` instead, so one customer's rejections barely move them. The product over scopes is clipped to
-    [``min_multiplier``, ``max_multiplier``].
+    rejections, above 1 after acceptances. The pooled scopes (item, category) use
+    ``global_prior_strength`` instead, so one customer's rejections barely move them. The
+    product over scopes is clipped to [``min_multiplier``, ``max_multiplier``].
     """
 
     prior_accept_rate: float = 0.5
-    prior_strength: float = 2.0
+    prior_strength: float = 3.0
     #: the item and category scopes pool every customer's feedback, so they need more of it
     global_prior_strength: float = 20.0
     user_item: float = 1.5
-    user_category: float = 1.0
+    user_category: float = 0.8
     item: float = 0.5
     category: float = 0.25
     min_multiplier: float = 0.02
