@@ -16,7 +16,7 @@ def setup_commands() -> list[str]:
 
 def test_readme_has_exactly_two_setup_commands_chat_then_tests() -> None:
     chat, tests = setup_commands()
-    assert chat.endswith("rapport chat") and "pip install -e ." in chat
+    assert "rapport chat" in chat and "pip install -e ." in chat and "rapport import samples/*.csv" in chat
     assert tests.endswith("pytest") and "'.[test]'" in tests
 
 

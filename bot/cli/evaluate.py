@@ -43,3 +43,26 @@ def recommendations(
         table.add_row(model, f"{metrics['ndcg@10']:.4f}", f"{metrics['hr@10']:.4f}",
                       f"{result['fit_seconds'].get(model, 0):.2f}", f"{result['latency_ms_p50'].get(model, 0):.3f}")
     out.print(table)
+
+
+@app.command()
+@reports_errors
+def replay(
+    rounds: int = 6,
+    seed: int = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Simulated customers keep rejecting one category: its share of suggestions per round, with and without learning."""
+    from bot.recommend.replay import replay_rejections
+
+    result = replay_rejections(seed=seed, rounds=rounds)
+    if json_output:
+        print(json.dumps(result))
+        return
+    table = Table(title=f"share of '{result['rejected_category']}' in suggestions ({result['customers']} customers, "
+                        f"{result['catalog_share']:.0%} of the catalog)")
+    for column in ("round", "learning on", "learning off"):
+        table.add_column(column)
+    for n, (on, off) in enumerate(zip(result["share_by_round"], result["control_share_by_round"], strict=True), 1):
+        table.add_row(str(n), f"{on:.1%}", f"{off:.1%}")
+    out.print(table)
