@@ -51,6 +51,12 @@ class Templates(Section):
     )
     csat: str = "You're back with {bot}{name_suffix}. How did our team do? Rate us from 1 (poor) to 5 (great)."
     csat_thanks: str = "Thank you{name_suffix}, that helps us get better."
+    # Tone. Negative: acknowledge, apologise, go straight to the fix (and never upsell).
+    empathy_lead: str = "I'm sorry about the trouble{name_suffix}. Here's what applies:"
+    empathy_order: str = "I'm sorry for the wait{name_suffix}."
+    # Positive: warm and brief. Neutral: just the answer (with the name when known).
+    warm_lead: str = "Happy to help{name_suffix}!"
+    neutral_lead: str = "{name_comma}here's what I found."
     thanks: str = "You're welcome{name_suffix}! Anything else I can help with?"
     # {facts}: what the customer just told us, e.g. "diet: vegan".
     noted: str = "Thanks{name_suffix}, I'll remember that ({facts}). Anything I can help with?"

@@ -155,3 +155,14 @@ async def test_every_turn_is_stored_and_remembered_for_this_customer_only(
         "my order 1042 arrived with a cracked lamp shade"
     ]
     assert all("lamp" not in m.text for m in await runtime.memory.recall(ben.id, probe, 3))
+
+
+async def test_tone_follows_sentiment_and_upset_customers_get_no_upsell(recorder: RecordingAdapter) -> None:
+    upset = await recorder.say("My refund is late and this is terrible, how long do refunds take?", user="U-t")
+    assert upset is not None and upset.tone == "empathetic"
+    assert upset.text.startswith("I'm sorry about the trouble. Here's what applies:")
+    assert upset.recommendations == ()
+    happy = await recorder.say("Love your shop! How long does shipping take?", user="U-h")
+    assert happy is not None and happy.tone == "warm" and happy.text.startswith("Happy to help!")
+    neutral = await recorder.say("how long does shipping take?", user="U-n")
+    assert neutral is not None and neutral.tone == "neutral" and neutral.text.startswith("Shipping time")

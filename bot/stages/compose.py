@@ -74,7 +74,7 @@ class OfflineComposer:
                 order = context.order or _default_order(context)
                 text = _order_status(order, self._t) if order else self._t.no_answer.format(**fill)
                 if tone is Tone.EMPATHETIC:
-                    text = f"I'm sorry for the wait{fill['name_suffix']}. {text}"
+                    text = f"{self._t.empathy_order.format(**fill)} {text}"
                 sources = (ORDER_SOURCE,) if order else ()
                 # Cross-sell only once the order question is settled and the customer is not upset.
                 if order and order.status in {"shipped", "delivered"} and tone is not Tone.EMPATHETIC:
@@ -142,9 +142,11 @@ class OfflineComposer:
     def _answer(self, hit: KnowledgeHit, customer: Customer, tone: Tone, fill: dict[str, str]) -> str:
         lead = ""
         if tone is Tone.EMPATHETIC:
-            lead = f"I'm sorry about the trouble{fill['name_suffix']}. Here's what applies:\n\n"
+            lead = self._t.empathy_lead.format(**fill) + "\n\n"
+        elif tone is Tone.WARM:
+            lead = self._t.warm_lead.format(**fill) + "\n\n"
         elif fill["name"]:
-            lead = f"{fill['name_comma']}here's what I found.\n\n"
+            lead = self._t.neutral_lead.format(**fill) + "\n\n"
         body = _plain(hit.text)
         facts = _facts_in(body, customer)
         note = f"\n\n{facts}" if facts else ""
