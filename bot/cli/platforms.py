@@ -14,7 +14,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -22,18 +22,20 @@ import typer
 
 from adapters.base import Adapter
 from adapters.discord import DiscordAdapter
-from adapters.slack import SlackAdapter
+from adapters.slack import DeskMessage, SlackAdapter, SlackDesk
 from adapters.telegram import TelegramAdapter
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, run_async
 from bot.config import Config, Platform, Platforms
 from bot.errors import ConfigError
 from bot.runtime import Runtime
-from bot.types import Feedback, FeedbackHandler, MessageHandler
+from bot.handoff.desk import HandoffDesk
+from bot.types import Feedback, FeedbackHandler, MessageHandler, Reply
 
 log = logging.getLogger("rapport.platforms")
 
 Process = Literal["run", "serve"]
 STOP_TIMEOUT = 10.0
+FIRST_RESTART_DELAY = 1.0
 MAX_RESTART_DELAY = 300.0
 HEALTHY_RUN = 60.0  # a platform that ran this long before failing restarts without accumulated backoff
 
@@ -126,6 +128,58 @@ async def _ignore_feedback(feedback: Feedback) -> None:
     return None
 
 
+# --- handoffs: where agents work, and how their replies reach customers ---------------------------
+
+
+def wire_handoffs(runtime: Runtime, config: Config, adapters: Sequence[Adapter]) -> None:
+    """Agents' replies go out through this process's connection to the customer's platform; with
+    ``handoff.desk: slack`` the agents work in a thread per handoff in ``handoff.slack_channel``."""
+    senders = {adapter.platform: adapter for adapter in adapters}
+
+    async def deliver(reply: Reply) -> None:
+        adapter = senders.get(reply.conversation.platform)
+        if adapter is None:
+            raise ConfigError(
+                f"this process has no {reply.conversation.platform} connection to deliver an agent's reply",
+                fix="run the Slack desk in the process that holds the customer's platform (rapport run for "
+                    "Socket Mode, Discord and Telegram polling)",
+            )
+        await adapter.send(reply)
+
+    runtime.desk.deliver = deliver
+    if config.handoff.desk != "slack":
+        return
+    slack = senders.get("slack")
+    if not config.handoff.slack_channel or not isinstance(slack, SlackAdapter):
+        raise ConfigError(
+            "handoff.desk is slack, but " + ("handoff.slack_channel is empty" if not config.handoff.slack_channel
+                                            else "Slack is not enabled in this process"),
+            fix="set handoff.slack_channel to the agents' channel id (e.g. C0123ABCD) and enable platforms.slack, "
+                "or use handoff.desk: console",
+        )
+    runtime.desk.desk = SlackDesk(slack, config.handoff.slack_channel)
+    slack.desk_channel = config.handoff.slack_channel
+    slack.desk_handler = desk_router(runtime.desk)
+
+
+def desk_router(desk: HandoffDesk) -> Callable[[DeskMessage], Awaitable[None]]:
+    """An agent's words in a handoff thread: 'claim', 'resolve', or a reply for the customer."""
+
+    async def route(message: DeskMessage) -> None:
+        handoff = await desk.book.by_desk_ref(message.thread)
+        if handoff is None or handoff.id is None:
+            return  # a thread that is not a handoff: ordinary staff chatter
+        match message.text.strip().lower():
+            case "claim":
+                await desk.agent_claim(handoff.id, message.agent)
+            case "resolve" | "resolved":
+                await desk.agent_resolve(handoff.id, message.agent)
+            case _:
+                await desk.agent_message(handoff.id, message.agent, message.text, message.message_id)
+
+    return route
+
+
 # --- the two processes ---------------------------------------------------------------------------
 
 
@@ -141,6 +195,7 @@ async def run(config: Config, data_dir: Path, *, stop: asyncio.Event | None = No
     stop = stop or _stop_on_signals()
     async with Runtime.open(config, data_dir) as runtime:
         await _ingest_if_empty(runtime)
+        wire_handoffs(runtime, config, adapters)
         async with supervised(adapters, runtime.engine.handle, feedback_handler(runtime.engine)):
             log.info("rapport run: serving %s", ", ".join(a.platform for a in adapters))
             await stop.wait()
@@ -171,17 +226,20 @@ async def serve(
         handler, feedback = runtime.engine.handle, feedback_handler(runtime.engine)
         if slack is not None:
             slack.bind(handler, feedback)  # requests may arrive before its token check finishes
+        wire_handoffs(runtime, config, adapters)
         server = uvicorn.Server(
             uvicorn.Config(create_web_app(slack=slack, telegram=telegram), host=host, port=port,
                            lifespan="off", log_config=None, access_log=False)
         )
+        # uvicorn stops on SIGINT/SIGTERM by itself and then re-raises the signal to whatever handler was
+        # there before it: ours, so the process ends with exit code 0 rather than being killed by it.
+        stop = stop or _stop_on_signals()
         async with supervised(adapters, handler, feedback):
-            watcher = asyncio.create_task(_exit_when(stop, server)) if stop is not None else None
+            watcher = asyncio.create_task(_exit_when(stop, server))
             try:
                 await server.serve(sockets=list(sockets) if sockets else None)
             finally:
-                if watcher is not None:
-                    watcher.cancel()
+                watcher.cancel()
 
 
 async def _exit_when(stop: asyncio.Event, server: object) -> None:
@@ -208,8 +266,10 @@ async def supervised(adapters: Sequence[Adapter], handler: MessageHandler, feedb
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _keep_running(adapter: Adapter, handler: MessageHandler, feedback: FeedbackHandler, stopping: asyncio.Event) -> None:
-    delay = 1.0
+async def _keep_running(
+    adapter: Adapter, handler: MessageHandler, feedback: FeedbackHandler, stopping: asyncio.Event
+) -> None:
+    delay = FIRST_RESTART_DELAY
     while not stopping.is_set():
         started = time.monotonic()
         try:
@@ -220,7 +280,7 @@ async def _keep_running(adapter: Adapter, handler: MessageHandler, feedback: Fee
         except Exception:
             log.exception("%s failed; restarting in %.0fs (other platforms keep running)", adapter.platform, delay)
         if time.monotonic() - started > HEALTHY_RUN:
-            delay = 1.0
+            delay = FIRST_RESTART_DELAY
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=delay)
         delay = min(delay * 2, MAX_RESTART_DELAY)

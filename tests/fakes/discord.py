@@ -1,0 +1,256 @@
+"""A fake Discord: the REST routes discord.py calls and a gateway websocket that speaks the v10 protocol.
+
+Point discord.py at ``fake.api_url`` (``platforms.discord.api_base_url``). ``GET /gateway/bot`` hands out
+the fake's gateway, which says HELLO, answers IDENTIFY with READY and one GUILD_CREATE, acknowledges
+heartbeats, and delivers whatever :meth:`FakeDiscord.dispatch` sends (MESSAGE_CREATE,
+INTERACTION_CREATE). :func:`build_message` turns a MESSAGE_CREATE payload into the ``discord.Message``
+discord.py would build, for the pure-function tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+from aiohttp import WSMsgType, web
+from discord.state import ConnectionState
+
+from tests.fakes.server import Call, CallLog, LoopbackServer
+
+_snowflakes = itertools.count(1)
+
+
+def snowflake() -> str:
+    """A fresh id whose timestamp is now, like Discord's."""
+    return str(discord.utils.time_snowflake(datetime.now(UTC)) + next(_snowflakes))
+
+
+BOT_TOKEN = "discord-test-token"
+BOT_ID = "1100000000000000001"
+GUILD_ID = "1100000000000000100"
+CHANNEL_ID = "1100000000000000200"
+THREAD_ID = "1100000000000000300"
+DM_CHANNEL_ID = "1100000000000000400"
+BOT_USER = {"id": BOT_ID, "username": "rapport", "discriminator": "0", "global_name": "Rapport", "avatar": None,
+            "bot": True, "flags": 0}
+CUSTOMER = {"id": "1100000000000000500", "username": "ana.silva", "discriminator": "0", "global_name": "Ana Silva",
+            "avatar": None, "flags": 0}
+OTHER_BOT = {"id": "1100000000000000600", "username": "ci-bot", "discriminator": "0", "global_name": None,
+             "avatar": None, "bot": True, "flags": 0}
+
+
+def guild_payload() -> dict[str, Any]:
+    """GUILD_CREATE for a server with #support and a thread in it."""
+    everyone = {"id": GUILD_ID, "name": "@everyone", "permissions": "1071698660929", "position": 0, "color": 0,
+                "hoist": False, "managed": False, "mentionable": False, "flags": 0}
+    return {
+        "id": GUILD_ID, "name": "Northwind Customers", "icon": None, "owner_id": CUSTOMER["id"], "unavailable": False,
+        "member_count": 2, "large": False, "features": [], "roles": [everyone], "emojis": [], "stickers": [],
+        "joined_at": "2024-01-01T00:00:00+00:00", "verification_level": 0, "default_message_notifications": 0,
+        "explicit_content_filter": 0, "mfa_level": 0, "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0,
+        "system_channel_flags": 0, "afk_timeout": 300, "voice_states": [], "presences": [], "members": [],
+        "channels": [{"id": CHANNEL_ID, "type": 0, "guild_id": GUILD_ID, "name": "support", "position": 0,
+                      "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
+                      "rate_limit_per_user": 0, "last_message_id": None}],
+        "threads": [{"id": THREAD_ID, "type": 11, "guild_id": GUILD_ID, "parent_id": CHANNEL_ID,
+                     "name": "order 1042 arrived damaged", "owner_id": CUSTOMER["id"], "message_count": 3,
+                     "member_count": 2, "rate_limit_per_user": 0, "flags": 0, "last_message_id": None,
+                     "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
+                                         "archive_timestamp": "2024-01-01T00:00:00+00:00"}}],
+    }
+
+
+def message_payload(content: str, *, channel_id: str = CHANNEL_ID, guild: bool = True, author: dict[str, Any] = CUSTOMER,
+                    mention_bot: bool = False, message_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A MESSAGE_CREATE payload; ``mention_bot`` writes ``<@bot>`` first and lists the bot in mentions."""
+    text = f"<@{BOT_ID}> {content}" if mention_bot else content
+    data: dict[str, Any] = {
+        "id": message_id or snowflake(), "channel_id": channel_id, "author": author, "content": text,
+        "timestamp": datetime.now(UTC).isoformat(), "edited_timestamp": None, "tts": False,
+        "mention_everyone": False, "mentions": [BOT_USER] if mention_bot else [], "mention_roles": [],
+        "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0, "components": [],
+    }
+    if guild:
+        data["guild_id"] = GUILD_ID
+        data["member"] = {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False,
+                          "flags": 0}
+    data.update(extra)
+    return data
+
+
+def bot_message_payload(sent: dict[str, Any], channel_id: str, message_id: str, guild: bool = True) -> dict[str, Any]:
+    """The message the bot sent (a recorded create-message body) as Discord returns it."""
+    data = message_payload(sent.get("content", ""), channel_id=channel_id, guild=guild, author=BOT_USER,
+                           message_id=message_id, components=sent.get("components", []))
+    data.pop("member", None)
+    return data
+
+
+def interaction_payload(custom_id: str, message: dict[str, Any], *, user: dict[str, Any] = CUSTOMER,
+                        channel: dict[str, Any] | None = None) -> dict[str, Any]:
+    """INTERACTION_CREATE: ``user`` clicked the button ``custom_id`` on the bot's ``message``."""
+    in_guild = "guild_id" in message
+    data: dict[str, Any] = {
+        "id": snowflake(), "application_id": BOT_ID, "type": 3, "token": "interaction-token", "version": 1,
+        "data": {"custom_id": custom_id, "component_type": 2}, "channel_id": message["channel_id"],
+        "channel": channel or {"id": message["channel_id"], "type": 0 if in_guild else 1},
+        "message": message, "app_permissions": "0", "locale": "en-US", "entitlements": [],
+        "authorizing_integration_owners": {}, "context": 0 if in_guild else 1, "attachment_size_limit": 10485760,
+    }
+    if in_guild:
+        data["guild_id"] = GUILD_ID
+        data["guild"] = {"id": GUILD_ID, "features": [], "locale": "en-US"}
+        data["guild_locale"] = "en-US"
+        data["member"] = {"user": user, "roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False,
+                          "mute": False, "flags": 0, "permissions": "1071698660929"}
+    else:
+        data["user"] = user
+    return data
+
+
+THREAD_CHANNEL = {"id": THREAD_ID, "type": 11, "guild_id": GUILD_ID, "parent_id": CHANNEL_ID, "name": "order 1042",
+                  "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
+                                      "archive_timestamp": "2024-01-01T00:00:00+00:00"}}
+
+
+class FakeDiscord:
+    def __init__(self) -> None:
+        self.log = CallLog()
+        self.identified = asyncio.Event()
+        self._socket: web.WebSocketResponse | None = None
+        self._sequence = itertools.count(1)
+        app = web.Application(client_max_size=2**22)
+        app.router.add_get("/api/v10/users/@me", self._me)
+        app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
+        app.router.add_get("/api/v10/gateway/bot", self._gateway_url)
+        app.router.add_post("/api/v10/channels/{channel}/messages", self._create_message)
+        app.router.add_post("/api/v10/interactions/{id}/{token}/callback", self._interaction_callback)
+        app.router.add_get("/gateway", self._gateway)
+        self._server = LoopbackServer(app)
+
+    async def __aenter__(self) -> FakeDiscord:
+        await self._server.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._socket is not None:
+            await self._socket.close()
+        await self._server.__aexit__(*exc)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self._server.url}/api/v10"
+
+    # --- REST ---
+
+    async def _me(self, request: web.Request) -> web.Response:
+        authorization = request.headers.get("Authorization", "")
+        await self.log.record(Call("GET /users/@me", {}, {"authorization": authorization}))
+        if authorization != f"Bot {BOT_TOKEN}":
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        return _json(BOT_USER)
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return _json({"id": BOT_ID, "name": "Rapport", "icon": None, "description": "", "bot_public": True,
+                                  "bot_require_code_grant": False, "owner": CUSTOMER, "verify_key": "0" * 64,
+                                  "flags": 0, "summary": "", "rpc_origins": []})
+
+    async def _gateway_url(self, request: web.Request) -> web.Response:
+        return _json({"url": f"ws://127.0.0.1:{self._server.port}/gateway", "shards": 1,
+                                  "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
+                                                          "max_concurrency": 1}})
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        channel = request.match_info["channel"]
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            body = json.loads(str(form["payload_json"]))
+        else:
+            body = await request.json()
+        body["channel_id"] = channel
+        await self.log.record(Call("create_message", body))
+        return _json(bot_message_payload(body, channel, snowflake()))
+
+    async def _interaction_callback(self, request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        if request.content_type.startswith("multipart/"):
+            body = json.loads(str((await request.post())["payload_json"]))
+        interaction_id = request.match_info["id"]
+        body["interaction_id"] = interaction_id
+        await self.log.record(Call("interaction_callback", body))
+        if request.query.get("with_response") not in ("true", "True", "1"):
+            return web.Response(status=204)
+        ephemeral = bool((body.get("data") or {}).get("flags", 0) & 64)
+        return _json({"interaction": {"id": interaction_id, "type": 3, "response_message_ephemeral": ephemeral,
+                                      "response_message_loading": False},
+                      "resource": {"type": body.get("type", 4)}})
+
+    # --- gateway ---
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        await socket.prepare(request)
+        self._socket = socket
+        await socket.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        async for message in socket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(message.data)
+            match payload.get("op"):
+                case 1:  # heartbeat
+                    await socket.send_json({"op": 11, "d": None, "s": None, "t": None})
+                case 2:  # identify
+                    await self.log.record(Call("IDENTIFY", payload["d"]))
+                    await self.dispatch("READY", {
+                        "v": 10, "user": BOT_USER, "guilds": [{"id": GUILD_ID, "unavailable": True}],
+                        "session_id": "fake-session", "shard": [0, 1],
+                        "resume_gateway_url": f"ws://127.0.0.1:{self._server.port}/gateway",
+                        "application": {"id": BOT_ID, "flags": 0}, "private_channels": [], "relationships": [],
+                    })
+                    await self.dispatch("GUILD_CREATE", guild_payload())
+                    self.identified.set()
+        self.identified.clear()
+        return socket
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send one gateway DISPATCH (op 0) to the connected client."""
+        await asyncio.wait_for(self._wait_connected(), 10)
+        assert self._socket is not None
+        await self._socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
+
+    async def _wait_connected(self) -> None:
+        while self._socket is None or self._socket.closed:
+            await asyncio.sleep(0.01)
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    # Exactly "application/json", as Discord sends it: discord.py decodes only that content type.
+    return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
+
+
+# --- discord.Message objects for pure-function tests ---------------------------------------------
+
+
+def build_message(data: dict[str, Any]) -> discord.Message:
+    """The ``discord.Message`` discord.py's gateway parser builds from a MESSAGE_CREATE payload, with the
+    guild (its channel and thread) cached as after GUILD_CREATE."""
+    state = _state()
+    channel, _ = state._get_guild_channel(data)  # type: ignore[arg-type]
+    return discord.Message(state=state, channel=channel, data=data)  # type: ignore[arg-type]
+
+
+def _state() -> ConnectionState[Any]:
+    client = discord.Client(intents=discord.Intents(guilds=True, guild_messages=True, dm_messages=True))
+    state = client._connection
+    state.user = discord.ClientUser(state=state, data=BOT_USER)  # type: ignore[arg-type]
+    state._add_guild(discord.Guild(data=guild_payload(), state=state))  # type: ignore[arg-type]
+    return state
+
+
+def build_interaction(data: dict[str, Any]) -> discord.Interaction[Any]:
+    """The ``discord.Interaction`` discord.py builds from an INTERACTION_CREATE payload."""
+    return discord.Interaction(data=data, state=_state())  # type: ignore[arg-type]

@@ -1,0 +1,210 @@
+"""A fake Slack: the Web API methods Rapport calls, a Socket Mode websocket, and a request signer.
+
+Point the real ``AsyncWebClient`` at ``fake.api_url`` (``platforms.slack.api_base_url``).
+``apps.connections.open`` hands out the fake's own websocket, where :meth:`FakeSlack.push_event`
+delivers Events API envelopes the way Socket Mode does and records the client's acks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes.server import Call, CallLog, LoopbackServer
+
+TEAM = "T0HOME"
+OTHER_TEAM = "T0OTHER"
+BOT_USER = "U0BOT"
+BOT_ID = "B0BOT"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-test"
+APP_TOKEN = "xapp-test"
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.log = CallLog()
+        self.acks: list[str] = []
+        self._rate_limited = 0
+        self._retry_after = "0"
+        self._socket: web.WebSocketResponse | None = None
+        self._connected = asyncio.Event()
+        self._acked = asyncio.Condition()
+        self._ts = itertools.count(1)
+        self.posted_ts: list[str] = []  # the ts answered to each chat.postMessage, in call order
+        app = web.Application(client_max_size=2**22)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/socket", self._websocket)
+        self._server = LoopbackServer(app)
+
+    async def __aenter__(self) -> FakeSlack:
+        await self._server.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._socket is not None:
+            await self._socket.close()
+        await self._server.__aexit__(*exc)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self._server.url}/api/"
+
+    def rate_limit(self, times: int, retry_after: int = 0) -> None:
+        """Answer the next ``times`` chat.postMessage calls with HTTP 429 and ``Retry-After``."""
+        self._rate_limited = times
+        self._retry_after = str(retry_after)
+
+    # --- Web API ---
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        raw = await request.text()
+        if request.content_type == "application/json":
+            params = json.loads(raw) if raw else {}
+        else:
+            params = dict(parse_qsl(raw, keep_blank_values=True))
+        for key in ("blocks",):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        if method == "chat.postMessage" and self._rate_limited > 0:
+            self._rate_limited -= 1
+            await self.log.record(Call("rate_limited", params))
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": self._retry_after})
+        authorization = request.headers.get("Authorization", "")
+        await self.log.record(Call(method, params, {"authorization": authorization}))
+        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if authorization != f"Bearer {expected}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        match method:
+            case "auth.test":
+                return web.json_response({"ok": True, "url": "https://home.slack.example/", "team": "Home",
+                                          "user": "rapport", "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID})
+            case "chat.postMessage":
+                ts = f"{int(time.time())}.{next(self._ts):06d}"
+                self.posted_ts.append(ts)
+                return web.json_response({"ok": True, "channel": params.get("channel"), "ts": ts,
+                                          "message": {"text": params.get("text"), "ts": ts, "bot_id": BOT_ID}})
+            case "chat.update":
+                return web.json_response({"ok": True, "channel": params.get("channel"), "ts": params.get("ts")})
+            case "apps.connections.open":
+                return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self._server.port}/socket"})
+        return web.json_response({"ok": False, "error": "unknown_method"})
+
+    # --- Socket Mode ---
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self._socket = socket
+        await socket.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"},
+                                "connection_info": {"app_id": "A0APP"}})
+        self._connected.set()
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                envelope_id = json.loads(message.data).get("envelope_id")
+                async with self._acked:
+                    self.acks.append(envelope_id)
+                    self._acked.notify_all()
+        self._connected.clear()
+        return socket
+
+    async def push(self, kind: str, payload: dict[str, Any], retry_attempt: int = 0) -> str:
+        """Deliver one Socket Mode envelope (``events_api`` or ``interactive``); returns its envelope id."""
+        await asyncio.wait_for(self._connected.wait(), 10)
+        assert self._socket is not None
+        envelope_id = str(uuid.uuid4())
+        await self._socket.send_json({
+            "envelope_id": envelope_id, "type": kind, "payload": payload,
+            "accepts_response_payload": False, "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
+        })
+        return envelope_id
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> None:
+        async with self._acked:
+            await asyncio.wait_for(self._acked.wait_for(lambda: envelope_id in self.acks), timeout)
+
+
+# --- payloads as Slack sends them ------------------------------------------------------------------
+
+
+_event_ids = itertools.count(1)
+
+
+def event_envelope(event: dict[str, Any], team: str = TEAM) -> dict[str, Any]:
+    """An ``event_callback`` envelope around ``event``, as the Events API and Socket Mode deliver it."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team,
+        "context_team_id": team,
+        "api_app_id": "A0APP",
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{next(_event_ids):08d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"enterprise_id": None, "team_id": team, "user_id": BOT_USER, "is_bot": True,
+                            "is_enterprise_install": False}],
+        "is_ext_shared_channel": False,
+    }
+
+
+def mention(text: str, *, user: str = "U0CUSTOMER", channel: str = "C0SUPPORT", ts: str = "1700000000.000100",
+            thread_ts: str | None = None, user_team: str = TEAM) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "ts": ts, "channel": channel,
+        "event_ts": ts, "team": user_team, "client_msg_id": str(uuid.uuid4()),
+    }
+    if user_team != TEAM:
+        event["user_team"] = user_team
+        event["source_team"] = user_team
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def direct_message(text: str, *, user: str = "U0CUSTOMER", channel: str = "D0CUSTOMER",
+                   ts: str = "1700000100.000200", **extra: Any) -> dict[str, Any]:
+    return {"type": "message", "channel_type": "im", "user": user, "text": text, "ts": ts, "channel": channel,
+            "event_ts": ts, "team": TEAM, "client_msg_id": str(uuid.uuid4()), **extra}
+
+
+def button_click(message: dict[str, Any], action_id: str, value: str, *, user: str = "U0CUSTOMER",
+                 channel: str = "C0SUPPORT", user_team: str = TEAM) -> dict[str, Any]:
+    """A ``block_actions`` payload: ``user`` clicked button ``action_id`` on the bot ``message``."""
+    now = f"{time.time():.6f}"
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": "customer", "name": "customer", "team_id": user_team},
+        "api_app_id": "A0APP", "token": "legacy-verification-token",
+        "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel,
+                      "is_ephemeral": False, "thread_ts": message.get("thread_ts")},
+        "trigger_id": "1.2.3", "team": {"id": TEAM, "domain": "home"},
+        "channel": {"id": channel, "name": "support"},
+        "message": message,
+        "response_url": "https://hooks.slack.example/actions/T0HOME/1/x",
+        "actions": [{"action_id": action_id, "block_id": "b", "text": {"type": "plain_text", "text": "x"},
+                     "value": value, "type": "button", "action_ts": now}],
+    }
+
+
+def signed_headers(body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None,
+                   retry_num: int | None = None, content_type: str = "application/json") -> dict[str, str]:
+    """Headers Slack sends with an Events API request: ``v0`` HMAC-SHA256 signature over ``v0:ts:body``."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}", "Content-Type": content_type}
+    if retry_num is not None:
+        headers["X-Slack-Retry-Num"] = str(retry_num)
+        headers["X-Slack-Retry-Reason"] = "http_timeout"
+    return headers
