@@ -26,6 +26,17 @@ class ConversationKey:
     def __str__(self) -> str:
         return ":".join((self.platform, self.workspace, self.channel, self.thread))
 
+    def scope(self, granularity: str, user_id: str) -> str:
+        """What counts as one conversation's history: a thread (default), a whole channel, or
+        everything one user says in a workspace, whatever channel or thread it is in."""
+        match granularity:
+            case "channel":
+                return ":".join((self.platform, self.workspace, self.channel, ""))
+            case "user":
+                return ":".join((self.platform, self.workspace, f"user-{user_id}", ""))
+            case _:
+                return str(self)
+
     @classmethod
     def parse(cls, text: str) -> ConversationKey:
         platform, workspace, channel, thread = (text.split(":", 3) + ["", "", ""])[:4]

@@ -75,7 +75,7 @@ class HandoffDesk:
         assert customer is not None
         insights = await self._insights.build(customer)
         key = ConversationKey.parse(handoff.conversation)
-        recent = await self._log.recent(key, handoff.customer_id, 6)
+        recent = await self._log.latest(handoff.customer_id, 6)
         trend = [t.sentiment for t in recent if t.role == "customer" and t.sentiment is not None]
         lines = [
             f"Handoff #{handoff.id}: {customer.name or 'unknown customer'}"

@@ -50,7 +50,9 @@ class Recall:
         memories: int,
         admins: set[str],
         budget_chars: int = 2400,
+        granularity: str = "thread",
     ) -> None:
+        self._granularity = granularity
         self._budget = budget_chars
         self._log = log
         self._memory = memory
@@ -65,11 +67,11 @@ class Recall:
         staff = not inbound.external and f"{inbound.platform}:{inbound.user_id}" in self._admins
         # Independent look-ups: run them side by side, the embedding computed once is shared.
         recent, memories, hits, handoff, insights = await asyncio.gather(
-            self._log.recent(inbound.conversation, customer.id, self._recent),
+            self._log.recent(inbound.conversation.scope(self._granularity, inbound.user_id), customer.id, self._recent),
             self._memory.recall(customer.id, understanding.embedding, self._memories),
             self._knowledge.search(understanding.embedding, limit=3, include_internal=staff),
             self._log.open_handoff(inbound.conversation),
-            self._insights.build(customer, exclude_conversation=str(inbound.conversation)),
+            self._insights.build(customer, exclude_conversation=inbound.conversation.scope(self._granularity, inbound.user_id)),
         )
         earlier = [t.text for t in recent if t.role == "customer"]
         return Context(

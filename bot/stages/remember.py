@@ -15,9 +15,10 @@ _NOT_MEMORABLE = {Action.LINK, Action.EXPORT, Action.FORGET, Action.HELP, Action
 
 
 class Remember:
-    def __init__(self, log: ConversationLog, memory: CustomerMemory) -> None:
+    def __init__(self, log: ConversationLog, memory: CustomerMemory, granularity: str = "thread") -> None:
         self._log = log
         self._memory = memory
+        self._granularity = granularity
 
     async def __call__(
         self,
@@ -32,7 +33,7 @@ class Remember:
             await self._log.record(inbound, [], None, answered=reply is not None)
             return
         assert customer.id is not None
-        conversation = str(inbound.conversation)
+        conversation = inbound.conversation.scope(self._granularity, inbound.user_id)
         secret = decision.action is Action.LINK
         turns = [
             Turn(
@@ -60,7 +61,8 @@ class Remember:
             )
         handoff = None
         if decision.action is Action.HANDOFF:
-            handoff = Handoff(customer_id=customer.id, conversation=conversation, reason=decision.reason,
+            # The handoff keeps the full key: agents' replies must reach this very thread.
+            handoff = Handoff(customer_id=customer.id, conversation=str(inbound.conversation), reason=decision.reason,
                               rule=decision.rule)
         changes = {}
         if understanding.preferences:

@@ -16,7 +16,7 @@ class ConversationLog:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def recent(self, conversation: ConversationKey, customer_id: int, limit: int) -> list[Turn]:
+    async def recent(self, conversation: str, customer_id: int, limit: int) -> list[Turn]:
         """The last ``limit`` turns of this conversation with this customer, oldest first."""
         if limit <= 0:
             return []
@@ -24,9 +24,19 @@ class ConversationLog:
             rows = (
                 await session.exec(
                     select(Turn)
-                    .where(Turn.conversation == str(conversation), Turn.customer_id == customer_id)
+                    .where(Turn.conversation == conversation, Turn.customer_id == customer_id)
                     .order_by(col(Turn.id).desc())
                     .limit(limit)
+                )
+            ).all()
+        return list(reversed(rows))
+
+    async def latest(self, customer_id: int, limit: int) -> list[Turn]:
+        """A customer's last ``limit`` turns in any conversation, oldest first (for handoff summaries)."""
+        async with self._db.session() as session:
+            rows = (
+                await session.exec(
+                    select(Turn).where(Turn.customer_id == customer_id).order_by(col(Turn.id).desc()).limit(limit)
                 )
             ).all()
         return list(reversed(rows))

@@ -74,3 +74,16 @@ async def test_insights_are_derived_from_the_customers_data(sampled: Runtime) ->
     assert "LMP-DESK-01" in insights.owned_skus
     lapsed = await sampled.insights.build(await sampled.customers.find("marcus.j@example.net"))
     assert lapsed.stage == "lapsed"
+
+
+async def test_per_user_granularity_shares_history_across_channels(sampled: Runtime) -> None:
+    from bot.config import Conversation
+    from bot.runtime import Runtime as _Runtime
+
+    config = sampled.config.model_copy(update={"conversation": Conversation(granularity="user")})
+    async with _Runtime.open(config, sampled.data_dir) as runtime:
+        ana = await as_customer(runtime, "C-1001", "U-ana")
+        await ana.say("I ordered trail running shoes in April", user="U-ana", channel="C-one", thread="t1")
+        follow_up = await ana.say("where are they?", user="U-ana", channel="C-two", thread="t9")
+        # Without the shared history the newest open order (1042) would be the answer.
+        assert follow_up is not None and "order 999" in follow_up.text

@@ -1,0 +1,152 @@
+"""Sentiment of customer messages: a small linear model over MiniLM embeddings plus VADER features.
+
+VADER reads words, so it calls "My refund still hasn't arrived, terrible service" positive
+(``refund`` and ``service`` are not in its lexicon and ``still``... well). A sentence embedding
+captures the complaint. The model is a three-class (negative / neutral / positive) multinomial
+logistic regression over
+
+* the all-MiniLM-L6-v2 embedding of the message (384 numbers, from :mod:`bot.embedder`), and
+* five cheap features: VADER's compound, pos, neg and neu scores and whether the message is a
+  question (standardised with the training set's mean and spread).
+
+It is trained by ``scripts/train_sentiment.py`` and its weights ship as
+``bot/nlp/sentiment_model.npz`` (~10 KB); inference is one matrix product in numpy.
+
+Labels: the class with the highest probability. ``score`` is ``P(positive) - P(negative)`` in
+[-1, 1]; ``confidence`` is the winning class's probability. So a message is neutral when the
+model finds neither polarity more likely than "neither", which is how questions and plain
+statements of fact come out.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.errors import RapportError
+from bot.types import Sentiment, SentimentLabel
+
+MODEL_PATH = Path(__file__).resolve().parent / "sentiment_model.npz"
+CLASSES = (SentimentLabel.NEGATIVE, SentimentLabel.NEUTRAL, SentimentLabel.POSITIVE)
+EXTRA_FEATURES = ("vader_compound", "vader_pos", "vader_neg", "vader_neu", "question")
+
+
+@lru_cache(maxsize=1)
+def _vader():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def extra_features(texts: list[str]) -> np.ndarray:
+    """The five non-embedding features, unscaled: VADER compound/pos/neg/neu and is-a-question."""
+    analyzer = _vader()
+    out = np.zeros((len(texts), len(EXTRA_FEATURES)), dtype=np.float32)
+    for i, text in enumerate(texts):
+        scores = analyzer.polarity_scores(text)
+        out[i] = (
+            scores["compound"],
+            scores["pos"],
+            scores["neg"],
+            scores["neu"],
+            1.0 if text.rstrip().endswith("?") else 0.0,
+        )
+    return out
+
+
+class EmbeddingSentimentScorer:
+    """Implements ``SentimentScorer``: ``score(text)``; plus ``score_embedding`` and ``score_batch``.
+
+    ``embedder`` defaults to the shared MiniLM from :func:`bot.embedder.load_embedder`; it is only
+    loaded when a method without a precomputed embedding is called.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, embedder: Any = None) -> None:
+        path = Path(model_path) if model_path else MODEL_PATH
+        if not path.exists():
+            raise RapportError(
+                f"the sentiment model {path} is missing", fix="run scripts/train_sentiment.py to build it"
+            )
+        with np.load(path, allow_pickle=False) as data:
+            self._weights = data["weights"].astype(np.float32)  # (3, 384 + 5)
+            self._bias = data["bias"].astype(np.float32)  # (3,)
+            self._mean = data["extra_mean"].astype(np.float32)
+            self._scale = data["extra_scale"].astype(np.float32)
+            self.meta: dict[str, Any] = json.loads(str(data["meta"]))
+        classes = tuple(self.meta.get("classes", [c.value for c in CLASSES]))
+        if classes != tuple(c.value for c in CLASSES):
+            raise RapportError(f"unexpected classes {classes} in {path}", fix="retrain with scripts/train_sentiment.py")
+        self.dimension = self._weights.shape[1] - len(EXTRA_FEATURES)
+        self._embedder = embedder
+
+    def _get_embedder(self):
+        if self._embedder is None:
+            from bot.embedder import load_embedder
+
+            self._embedder = load_embedder()
+        return self._embedder
+
+    # ------------------------------------------------------------------------------ scoring
+    def probabilities(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """(N, 3) probabilities for negative, neutral, positive."""
+        if not texts:
+            return np.zeros((0, 3), dtype=np.float32)
+        if embeddings is None:
+            embeddings = self._get_embedder().embed(list(texts))
+        embeddings = np.asarray(embeddings, dtype=np.float32).reshape(len(texts), -1)
+        if embeddings.shape[1] != self.dimension:
+            raise RapportError(
+                f"the sentiment model expects {self.dimension}-d embeddings, got {embeddings.shape[1]}",
+                fix="use the all-MiniLM-L6-v2 embedder",
+            )
+        extra = (extra_features(list(texts)) - self._mean) / self._scale
+        logits = np.hstack([embeddings, extra]) @ self._weights.T + self._bias
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    @staticmethod
+    def _to_sentiment(p: np.ndarray) -> Sentiment:
+        top = int(p.argmax())
+        score = float(np.clip(p[2] - p[0], -1.0, 1.0))
+        return Sentiment(CLASSES[top], round(score, 4), round(float(p[top]), 3))
+
+    def score_batch(self, texts: list[str], embeddings: np.ndarray | None = None) -> list[Sentiment]:
+        return [self._to_sentiment(p) for p in self.probabilities(texts, embeddings)]
+
+    def score_embedding(self, text: str, embedding: np.ndarray) -> Sentiment:
+        """Score with the message's precomputed (L2-normalised MiniLM) embedding: no model call."""
+        return self.score_batch([text], np.asarray(embedding, dtype=np.float32).reshape(1, -1))[0]
+
+    def score(self, text: str) -> Sentiment:
+        return self.score_batch([text])[0]
+
+
+def save_model(
+    path: str | Path,
+    weights: np.ndarray,
+    bias: np.ndarray,
+    extra_mean: np.ndarray,
+    extra_scale: np.ndarray,
+    meta: dict[str, Any],
+) -> None:
+    """Write the weights as a small compressed .npz (float32, no pickles)."""
+    meta = {"classes": [c.value for c in CLASSES], "extra_features": list(EXTRA_FEATURES), **meta}
+    np.savez_compressed(
+        path,
+        weights=np.asarray(weights, dtype=np.float32),
+        bias=np.asarray(bias, dtype=np.float32),
+        extra_mean=np.asarray(extra_mean, dtype=np.float32),
+        extra_scale=np.asarray(extra_scale, dtype=np.float32),
+        meta=np.array(json.dumps(meta, sort_keys=True)),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_sentiment_scorer() -> EmbeddingSentimentScorer:
+    """One scorer per process, sharing the process's MiniLM embedder."""
+    return EmbeddingSentimentScorer()
