@@ -25,8 +25,8 @@ from bot.stages.decide import Action
 from bot.store.tables import Customer, Ticket, Turn, as_utc
 from bot.embedder import Embedder, embed_async, load_embedder
 from bot.engine import Engine
-from bot.knowledge.ingest import CATALOG, PAGES, IngestReport, KnowledgeFiles, Progress, ingest
-from bot.knowledge.search import KnowledgeBase
+from bot.knowledge.ingest import CATALOG, PAGES, PAGES_INTERNAL, IngestReport, KnowledgeFiles, Progress, ingest
+from bot.knowledge.search import KnowledgeBase, PageCollections
 from bot.locks import ConversationLocks
 from bot.sentiment import VaderScorer
 from bot.stages.accept import Accept
@@ -85,7 +85,8 @@ class Runtime:
             await ensure_schema(database, auto_upgrade=database.is_sqlite)
             embedder = load_embedder(config.models.embedder)
             vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
-            knowledge = KnowledgeBase(await vectors.collection(PAGES), await vectors.collection(CATALOG))
+            pages = PageCollections(await vectors.collection(PAGES), await vectors.collection(PAGES_INTERNAL))
+            knowledge = KnowledgeBase(pages, await vectors.collection(CATALOG))
             catalog = await CatalogIndex.load(knowledge.catalog)
             memory = CustomerMemory([await vectors.collection(n) for n in shard_names(config.stores.memory_shards)],
                                     max_per_customer=config.stores.memories_per_customer)

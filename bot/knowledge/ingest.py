@@ -12,9 +12,11 @@ from bot.embedder import Embedder, embed_async
 from bot.errors import KnowledgeError
 from bot.knowledge.catalog import read_catalog
 from bot.knowledge.pages import PageChunk, read_page
+from bot.knowledge.search import PageCollections
 from bot.store.vectors import VectorCollection
 
 PAGES = "knowledge"
+PAGES_INTERNAL = "knowledge-internal"
 CATALOG = "catalog"
 
 Progress = Callable[[str, int], None]  # (file being processed, files done so far)
@@ -62,7 +64,7 @@ def _digest(path: Path, chunk_size: int, chunk_overlap: int, embedder: str) -> s
     return h.hexdigest()
 
 
-async def _indexed(collection: VectorCollection) -> dict[str, tuple[str, list[str]]]:
+async def _indexed(collection: VectorCollection | PageCollections) -> dict[str, tuple[str, list[str]]]:
     """source -> (digest, ids) of what the collection holds now."""
     by_source: dict[str, list[str]] = defaultdict(list)
     digests: dict[str, str] = {}
@@ -75,7 +77,7 @@ async def _indexed(collection: VectorCollection) -> dict[str, tuple[str, list[st
 
 async def ingest(
     files: KnowledgeFiles,
-    pages: VectorCollection,
+    pages: PageCollections,
     catalog: VectorCollection,
     embedder: Embedder,
     chunk_size: int,
@@ -118,7 +120,7 @@ async def ingest(
 
 
 async def _upsert_chunks(
-    pages: VectorCollection, embedder: Embedder, chunks: list[PageChunk], source: str, digest: str
+    pages: PageCollections, embedder: Embedder, chunks: list[PageChunk], source: str, digest: str
 ) -> None:
     """Each section is indexed twice: by its question heading alone and by heading plus answer.
 

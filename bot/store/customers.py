@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import or_, select
 
 from bot.errors import CustomerNotFoundError
 from bot.store.database import Database
-from bot.store.tables import Customer, Identity, utcnow
+from bot.store.tables import Customer, Identity, as_utc, utcnow
 from bot.types import Inbound
+
+
+LAST_SEEN_PRECISION = timedelta(minutes=1)
 
 
 class CustomerDirectory:
@@ -36,11 +41,14 @@ class CustomerDirectory:
                     )
                 ).first()
                 if found is not None:
-                    found.last_seen_at = utcnow()
-                    if inbound.external_org and found.organisation != inbound.external_org:
-                        found.organisation = inbound.external_org
-                    session.add(found)
-                    await session.commit()
+                    moved_org = bool(inbound.external_org) and found.organisation != inbound.external_org
+                    # last_seen_at needs minute precision, not a write on every message.
+                    if moved_org or utcnow() - as_utc(found.last_seen_at) > LAST_SEEN_PRECISION:
+                        found.last_seen_at = utcnow()
+                        if moved_org:
+                            found.organisation = inbound.external_org
+                        session.add(found)
+                        await session.commit()
                     return found
                 customer = Customer(name=inbound.display_name, organisation=inbound.external_org)
                 session.add(customer)
