@@ -129,7 +129,11 @@ class Models(Section):
         "minilm-onnx-int8",
         description="all-MiniLM-L6-v2 as int8 ONNX (no torch) or full precision via sentence-transformers.",
     )
-    sentiment: Literal["vader"] = "vader"
+    sentiment: Literal["minilm-logreg", "vader"] = Field(
+        "minilm-logreg",
+        description="A classifier on the MiniLM embedding, trained on public review data (scripts/train_sentiment.py), "
+        "or VADER's lexicon.",
+    )
 
 
 class Thresholds(Section):

@@ -28,7 +28,7 @@ from bot.engine import Engine
 from bot.knowledge.ingest import CATALOG, PAGES, PAGES_INTERNAL, IngestReport, KnowledgeFiles, Progress, ingest
 from bot.knowledge.search import KnowledgeBase, PageCollections
 from bot.locks import ConversationLocks
-from bot.sentiment import VaderScorer
+from bot.sentiment import load_scorer
 from bot.stages.accept import Accept
 from bot.stages.act import Act
 from bot.stages.compose import OfflineComposer
@@ -102,7 +102,7 @@ class Runtime:
             engine = Engine(
                 accept=Accept(Inbox(database)),
                 identify=Identify(customers),
-                understand=Understand(embedder, VaderScorer(), config.handoff.human_request_phrases),
+                understand=Understand(embedder, load_scorer(config.models.sentiment), config.handoff.human_request_phrases),
                 recall=Recall(log, memory, knowledge, insights, config.conversation.recent_turns,
                               config.conversation.recalled_memories, set(config.admins),
                               config.conversation.context_budget_chars, config.conversation.granularity),

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
+
 from bot.types import Sentiment, SentimentLabel
 
 
 class SentimentScorer(Protocol):
     def score(self, text: str) -> Sentiment: ...
+
+    def score_embedding(self, text: str, embedding: np.ndarray) -> Sentiment:
+        """Score with the message's embedding, already computed by the engine."""
 
 
 class VaderScorer:
@@ -19,6 +24,9 @@ class VaderScorer:
 
         self._analyzer = SentimentIntensityAnalyzer()
         self._band = neutral_band
+
+    def score_embedding(self, text: str, embedding: np.ndarray) -> Sentiment:
+        return self.score(text)  # a lexicon has no use for the embedding
 
     def score(self, text: str) -> Sentiment:
         compound = float(self._analyzer.polarity_scores(text)["compound"])
@@ -34,3 +42,12 @@ class VaderScorer:
         else:
             confidence = abs(compound)
         return Sentiment(label, round(compound, 4), round(confidence, 3))
+
+
+def load_scorer(kind: str) -> SentimentScorer:
+    """The configured scorer: the trained embedding classifier (default) or VADER."""
+    if kind == "vader":
+        return VaderScorer()
+    from bot.nlp.sentiment import load_sentiment_scorer
+
+    return load_sentiment_scorer()

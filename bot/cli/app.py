@@ -255,3 +255,27 @@ def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> N
 
 def main() -> None:
     app()
+
+
+@app.command()
+@reports_errors
+def sentiment(
+    files: Annotated[list[Path] | None, typer.Argument(help="Text files, one text per line (default: stdin).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Score one text per line: prints {"label", "score", "confidence"} as one JSON object per line."""
+    from bot.embedder import load_embedder
+    from bot.sentiment import load_scorer
+
+    cfg = load_config(config or default_config_path())
+    scorer = load_scorer(cfg.models.sentiment)
+    embedder = load_embedder(cfg.models.embedder)
+    lines = [line.rstrip("\n") for path in files for line in path.read_text(encoding="utf-8").splitlines()] if files \
+        else [line.rstrip("\n") for line in sys.stdin]
+    batch = 256
+    for start in range(0, len(lines), batch):
+        chunk = lines[start : start + batch]
+        vectors = embedder.embed([text or " " for text in chunk])
+        for text, vector in zip(chunk, vectors, strict=True):
+            result = scorer.score_embedding(text, vector)
+            print(json.dumps({"label": result.label.value, "score": result.score, "confidence": result.confidence}))

@@ -82,7 +82,8 @@ class Understand:
         )
 
     def _models(self, text: str) -> tuple[np.ndarray, Sentiment]:
-        return self._embedder.embed([text or " "])[0], self._scorer.score(text)
+        embedding = self._embedder.embed([text or " "])[0]
+        return embedding, self._scorer.score_embedding(text, embedding)
 
 
 def _command(text: str) -> Command | None:

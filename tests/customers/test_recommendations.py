@@ -42,7 +42,7 @@ async def test_no_suggestions_while_upset_and_suggestions_once_happy(sampled: Ru
     ben = await sampled.customers.find("C-1002")
     await sampled.customers.attach(ben, "test", "W1", "U-ben")
     adapter = RecordingAdapter(sampled.engine.handle)
-    upset = await adapter.say("This is terrible, my order is late again. Do you have anything for my puppy?",
+    upset = await adapter.say("This is terrible service, my order is late again and I'm furious. Anything for my puppy?",
                               user="U-ben", channel="DB")
     assert upset is not None and upset.sentiment is not None and upset.sentiment.label == "negative"
     assert upset.recommendations == ()
@@ -63,6 +63,6 @@ async def test_rejected_suggestion_sinks_for_that_customer(sampled: Runtime) -> 
     for n in range(3):
         await sampled.engine.feedback(Feedback("test", ConversationKey("test", "W1", "DA"), "U-ana", reply.in_reply_to,
                                                FeedbackKind.RECOMMENDATION_REJECTED, first, feedback_id=f"no-{n}"))
-    again = await adapter.say("any other suggestions?", user="U-ana", channel="DA")
+    again = await adapter.say("what else do you recommend?", user="U-ana", channel="DA")
     assert again is not None and again.recommendations
     assert again.recommendations[0].sku != first
