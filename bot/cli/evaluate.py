@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -65,4 +66,29 @@ def replay(
         table.add_column(column)
     for n, (on, off) in enumerate(zip(result["share_by_round"], result["control_share_by_round"], strict=True), 1):
         table.add_row(str(n), f"{on:.1%}", f"{off:.1%}")
+    out.print(table)
+
+
+@app.command()
+@reports_errors
+def intents(
+    train: Annotated[Path, typer.Option("--train", help="CSV of text,label to train on.", exists=True, dir_okay=False)],
+    test: Annotated[Path, typer.Option("--test", help="CSV of text,label to test on ('oos' marks out of scope).",
+                                       exists=True, dir_okay=False)],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Train the intent router on one file and report accuracy, macro-F1 and out-of-scope recall on another."""
+    from bot.nlp.intents import evaluate_intents
+
+    result = evaluate_intents(train, test)
+    if json_output:
+        print(json.dumps(result))
+        return
+    table = Table(title=f"intents: {result['n_train']} training / {result['n_test']} test texts, "
+                        f"{result['n_labels']} labels")
+    for column in ("accuracy", "macro-F1", "out-of-scope recall", "train s"):
+        table.add_column(column)
+    oos = result.get("oos_recall")
+    table.add_row(f"{result['accuracy']:.4f}", f"{result['macro_f1']:.4f}", "—" if oos is None else f"{oos:.4f}",
+                  f"{result['train_seconds']:.1f}")
     out.print(table)
