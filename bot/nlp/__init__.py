@@ -10,7 +10,13 @@
 Heavy imports (scikit-learn, torch) happen only inside the functions that need them.
 """
 
-from bot.nlp.intents import OOS, IntentClassifier, IntentPrediction, evaluate_intents, read_examples_csv
+from bot.nlp.intents import (
+    OOS,
+    IntentClassifier,
+    IntentPrediction,
+    evaluate_intents,
+    read_examples_csv,
+)
 from bot.nlp.sentiment import EmbeddingSentimentScorer, load_sentiment_scorer
 
 __all__ = [

