@@ -49,6 +49,7 @@ def reply_json(reply: Reply) -> str:
             "tone": reply.tone.value,
             "handoff": asdict(reply.handoff) if reply.handoff else None,
             "in_reply_to": reply.in_reply_to,
+            "intent": {"label": reply.intent, "confidence": reply.intent_confidence} if reply.intent else None,
             "files": [{"name": f.name, "mime_type": f.mime_type, "content": f.content} for f in reply.files],
         },
         ensure_ascii=False,

@@ -91,6 +91,7 @@ class Templates(Section):
 class Knowledge(Section):
     pages: Path = Field(Path("knowledge/pages"), description="Folder of Markdown pages (FAQ, policies).")
     catalog: Path = Field(Path("knowledge/catalog.csv"), description="Product catalog CSV.")
+    intents: Path = Field(Path("knowledge/intents.csv"), description="Intent examples (text,label) for routing.")
     chunk_size: Annotated[int, Field(ge=200, le=8000)] = 1200
     chunk_overlap: Annotated[int, Field(ge=0, le=1000)] = 100
 
@@ -144,6 +145,9 @@ class Thresholds(Section):
         0.4, description="Between this and answer_min_similarity the bot asks which of the close matches is meant."
     )
     product_min_similarity: Annotated[float, Field(ge=0, le=1)] = 0.45
+    intent_confidence: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.5, description="Below this an intent is out of scope and the knowledge search decides alone."
+    )
     negative_sentiment: Annotated[float, Field(ge=-1, le=0)] = -0.3
     positive_sentiment: Annotated[float, Field(ge=0, le=1)] = 0.3
 
@@ -273,6 +277,9 @@ class Handoff(Section):
     )
     unresolved_repeats: Annotated[int, Field(ge=0, le=20)] = Field(
         2, description="Hand off when the bot could not answer this many times in one conversation (0: never)."
+    )
+    intents: list[str] = Field(
+        ["cancel_account", "legal"], description="Intents (from knowledge/intents.csv) that always go to a person."
     )
     topics: dict[str, list[str]] = Field(
         {

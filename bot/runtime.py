@@ -19,6 +19,7 @@ from bot.customers.privacy import PrivacyDesk
 from bot.handoff.book import HandoffBook
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.escalation import Escalation
+from bot.intents import IntentRouter
 from bot.knowledge.catalog_index import CatalogIndex
 from bot.recommend.advisor import ProductAdvisor
 from bot.stages.decide import Action
@@ -102,7 +103,11 @@ class Runtime:
             engine = Engine(
                 accept=Accept(Inbox(database)),
                 identify=Identify(customers),
-                understand=Understand(embedder, load_scorer(config.models.sentiment), config.handoff.human_request_phrases),
+                understand=Understand(
+                    embedder, load_scorer(config.models.sentiment), config.handoff.human_request_phrases,
+                    IntentRouter.load(config.resolve(config.knowledge.intents), data_dir, embedder,
+                                      config.thresholds.intent_confidence),
+                ),
                 recall=Recall(log, memory, knowledge, insights, config.conversation.recent_turns,
                               config.conversation.recalled_memories, set(config.admins),
                               config.conversation.context_budget_chars, config.conversation.granularity),

@@ -145,6 +145,8 @@ class Reply:
     # Whether the platform should offer 👍/👎 buttons for this reply.
     ask_feedback: bool = True
     files: tuple[OutboundFile, ...] = ()
+    intent: str = ""  # the flow the message was routed to ("oos": none fitted well enough)
+    intent_confidence: float = 0.0
 
 
 MessageHandler = Callable[[Inbound], Awaitable[Reply | None]]

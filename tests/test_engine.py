@@ -166,3 +166,12 @@ async def test_tone_follows_sentiment_and_upset_customers_get_no_upsell(recorder
     assert happy is not None and happy.tone == "warm" and happy.text.startswith("Happy to help!")
     neutral = await recorder.say("how long does shipping take?", user="U-n")
     assert neutral is not None and neutral.tone == "neutral" and neutral.text.startswith("Shipping time")
+
+
+async def test_messages_are_routed_to_an_intent_with_a_confidence(recorder: RecordingAdapter) -> None:
+    routed = await recorder.say("how much does delivery to Canada cost?", user="U-i")
+    assert routed is not None and routed.intent == "shipping_info" and routed.intent_confidence >= 0.5
+    paraphrase = await recorder.say("I would like to speak with a manager", user="U-j")
+    assert paraphrase is not None and paraphrase.handoff is not None  # no fixed phrase, the router caught it
+    nonsense = await recorder.say("what's the weather on Mars?", user="U-k")
+    assert nonsense is not None and nonsense.intent == "oos" and "don't know" in nonsense.text

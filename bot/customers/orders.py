@@ -30,10 +30,11 @@ def mentioned_order(text: str, orders: Sequence[OrderSummary]) -> OrderSummary |
     for order in orders:  # newest first: ties go to the most recent order
         for item in order.items:
             name = _singular(_words(item.name))
-            overlap = len(said & name)
-            # Two shared words ("desk lamp"), or one when the product name is short and specific.
-            if overlap > best_overlap and (overlap >= 2 or (overlap == 1 and len(name) <= 2)):
-                best, best_overlap = order, overlap
+            shared = said & name
+            head = _singular(_words(item.name.split(",")[0].split()[-1]))  # "Halo LED Desk Lamp" -> lamp
+            # Two shared words ("desk lamp"), or the product's head noun ("my lamp").
+            if len(shared) > best_overlap and (len(shared) >= 2 or shared & head):
+                best, best_overlap = order, len(shared)
     return best
 
 

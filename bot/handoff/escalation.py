@@ -26,6 +26,8 @@ class Escalation:
         """The first rule that calls for a person, or "" to let the bot answer."""
         if understanding.wants_human:
             return "asked_for_person"
+        if understanding.intent.label in self._rules.intents:
+            return f"intent:{understanding.intent.label}"
         for topic, pattern in self._topics.items():
             if pattern.search(understanding.text):
                 return f"topic:{topic}"

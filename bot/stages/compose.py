@@ -127,6 +127,8 @@ class OfflineComposer:
             ask_feedback=decision.action in {Action.ANSWER, Action.PRODUCTS, Action.CLARIFY, Action.UNKNOWN,
                                              Action.ORDER_STATUS},
             files=files,
+            intent=understanding.intent.label,
+            intent_confidence=understanding.intent.confidence,
         )
 
     def _fields(self, customer: Customer) -> dict[str, str]:

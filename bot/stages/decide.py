@@ -69,8 +69,12 @@ class Decide:
         if rule:
             reasons = {"asked_for_person": "customer asked for a person", "vip_unhappy": "an unhappy VIP customer",
                        "negative_trend": "negative sentiment over several messages"}
-            return Decision(Action.HANDOFF, reasons.get(rule, f"topic needs a person ({rule.removeprefix('topic:')})"),
-                            rule=rule)
+            topic = rule.split(":", 1)[-1].replace("_", " ")
+            return Decision(Action.HANDOFF, reasons.get(rule, f"topic needs a person ({topic})"), rule=rule)
+        if understanding.intent.label == "link_account":
+            return Decision(Action.LINK, f"intent link_account ({understanding.intent.confidence:.2f})")
+        if understanding.intent.label == "privacy":
+            return Decision(Action.HELP, f"intent privacy ({understanding.intent.confidence:.2f})")
         if understanding.is_greeting:
             return Decision(Action.GREET, "greeting")
         if understanding.is_thanks:

@@ -10,6 +10,7 @@ import numpy as np
 
 from bot.customers.preferences import stated_preferences
 from bot.embedder import Embedder
+from bot.intents import OUT_OF_SCOPE, Intent, IntentRouter
 from bot.sentiment import SentimentScorer
 from bot.types import Inbound, Sentiment
 
@@ -54,10 +55,14 @@ class Understanding:
     asks_recommendation: bool = False
     command: Command | None = None
     preferences: dict[str, str] = field(default_factory=dict)
+    intent: Intent = Intent(OUT_OF_SCOPE, 0.0, "")
 
 
 class Understand:
-    def __init__(self, embedder: Embedder, scorer: SentimentScorer, human_phrases: list[str]) -> None:
+    def __init__(
+        self, embedder: Embedder, scorer: SentimentScorer, human_phrases: list[str], router: IntentRouter | None = None
+    ) -> None:
+        self._router = router or IntentRouter(None)
         self._embedder = embedder
         self._scorer = scorer
         phrases = "|".join(re.escape(p) for p in sorted(human_phrases, key=len, reverse=True))
@@ -66,24 +71,26 @@ class Understand:
     async def __call__(self, inbound: Inbound) -> Understanding:
         text = inbound.text.strip()
         # One thread hop for both models keeps the event loop free and the overhead low.
-        embedding, sentiment = await asyncio.to_thread(self._models, text)
+        embedding, sentiment, intent = await asyncio.to_thread(self._models, text)
         return Understanding(
             text=text,
             embedding=embedding,
             sentiment=sentiment,
             is_greeting=bool(_GREETING.match(text)),
             is_thanks=bool(_THANKS.match(text)),
-            wants_human=bool(self._wants_human.search(text)),
-            asks_order_status=bool(_ORDER_STATUS.search(text)),
+            # Phrases catch the unmistakable cases; the intent router catches the paraphrases.
+            wants_human=bool(self._wants_human.search(text)) or intent.label == "human_agent",
+            asks_order_status=bool(_ORDER_STATUS.search(text)) or intent.label == "order_status",
             mentions_order=bool(_ORDER_MENTION.search(text)),
-            asks_recommendation=bool(_RECOMMENDATION.search(text)),
+            asks_recommendation=bool(_RECOMMENDATION.search(text)) or intent.label == "product_search",
             command=_command(text),
             preferences=stated_preferences(text),
+            intent=intent,
         )
 
-    def _models(self, text: str) -> tuple[np.ndarray, Sentiment]:
+    def _models(self, text: str) -> tuple[np.ndarray, Sentiment, Intent]:
         embedding = self._embedder.embed([text or " "])[0]
-        return embedding, self._scorer.score_embedding(text, embedding)
+        return embedding, self._scorer.score_embedding(text, embedding), self._router.route(text, embedding)
 
 
 def _command(text: str) -> Command | None:
