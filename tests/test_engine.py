@@ -169,9 +169,9 @@ async def test_tone_follows_sentiment_and_upset_customers_get_no_upsell(recorder
 
 
 async def test_messages_are_routed_to_an_intent_with_a_confidence(recorder: RecordingAdapter) -> None:
-    routed = await recorder.say("how much does delivery to Canada cost?", user="U-i")
+    routed = await recorder.say("how much does delivery to Canada cost?", user="U-i", channel="D-i")
     assert routed is not None and routed.intent == "shipping_info" and routed.intent_confidence >= 0.5
-    paraphrase = await recorder.say("I would like to speak with a manager", user="U-j")
+    paraphrase = await recorder.say("I would like to speak with a manager", user="U-j", channel="D-j")
     assert paraphrase is not None and paraphrase.handoff is not None  # no fixed phrase, the router caught it
-    nonsense = await recorder.say("what's the weather on Mars?", user="U-k")
+    nonsense = await recorder.say("what's the weather on Mars?", user="U-k", channel="D-k")
     assert nonsense is not None and nonsense.intent == "oos" and "don't know" in nonsense.text
