@@ -101,7 +101,10 @@ class Stores(Section):
         "", description="Empty: SQLite in the data directory. Else a PostgreSQL URL (postgres:// is accepted)."
     )
     chroma_url: str = Field("", description="Empty: embedded Chroma in the data directory. Else http(s)://host:port.")
-    redis_url: str = Field("", description="Empty: in-process locks. Else redis://host:port/db.")
+    redis_url: str = Field(
+        "", description="Empty: in-process conversation locks (one process). Else redis://host:port/db, "
+        "for locks shared by several processes."
+    )
     memories_per_customer: Annotated[int, Field(ge=10, le=100_000)] = Field(
         1000, description="Semantic memories kept per customer (oldest dropped first; turns stay in SQL)."
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Config
+from bot.errors import ConfigError
 from sqlmodel import col, select
 
 from bot.customers.importer import FileReport, Importer
@@ -28,7 +29,7 @@ from bot.embedder import Embedder, embed_async, load_embedder
 from bot.engine import Engine
 from bot.knowledge.ingest import CATALOG, PAGES, PAGES_INTERNAL, IngestReport, KnowledgeFiles, Progress, ingest
 from bot.knowledge.search import KnowledgeBase, PageCollections
-from bot.locks import ConversationLocks
+from bot.locks import conversation_locks
 from bot.sentiment import load_scorer
 from bot.stages.accept import Accept
 from bot.stages.act import Act
@@ -116,15 +117,21 @@ class Runtime:
                 act=Act(IdentityLinker(database, vectors, memory), privacy, customers, feedback_log),
                 compose=OfflineComposer(config.brand, config.templates, config.thresholds),
                 remember=Remember(log, memory, config.conversation.granularity),
-                locks=ConversationLocks(),
+                locks=conversation_locks(config.stores.redis_url or os.environ.get("REDIS_URL", "")),
                 feedback_log=feedback_log,
                 desk=desk,
             )
+            if config.llm.enabled:
+                raise ConfigError(
+                    "llm.enabled is true, but this version of Rapport composes replies offline only",
+                    fix="set llm.enabled: false (the offline composer answers from knowledge/ and customer data)",
+                )
             try:
                 yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine,
                           catalog, insights, privacy, advisor, desk)
             finally:
                 await memory.close()
+                await engine.locks.close()
         finally:
             await database.close()
 

@@ -99,3 +99,15 @@ def test_config_schema_is_json_schema_for_editors() -> None:
     schema = json.loads(result.stdout)
     assert "brand" in schema["properties"] and "base_dir" not in schema["properties"]
     assert schema["$defs"]["Thresholds"]["properties"]["answer_min_similarity"]["maximum"] == 1
+
+
+async def test_enabling_the_llm_says_plainly_that_this_version_has_none(tmp_path: Path) -> None:
+    from bot.runtime import Runtime
+
+    config = load_config(ROOT / "config.yaml", env={}).model_copy(
+        update={"llm": load_config(ROOT / "config.yaml", env={}).llm.model_copy(update={"enabled": True})}
+    )
+    with pytest.raises(ConfigError, match="llm.enabled is true") as caught:
+        async with Runtime.open(config, tmp_path):
+            pass
+    assert "llm.enabled: false" in caught.value.fix
