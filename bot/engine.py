@@ -53,11 +53,12 @@ class Engine:
                 outcome = await self.act(inbound, customer, understanding, context, decision)
                 reply = await self.compose(inbound, customer, understanding, context, decision, products, outcome)
                 await self.remember(inbound, outcome.customer, understanding, context, decision, reply)
-                await self._tell_the_desk(inbound, context, decision)
             except BaseException:
                 # Release the claim so the platform's redelivery gets answered rather than lost.
                 await self.accept.failed(inbound)
                 raise
+            # The turn is stored and marked answered: from here a failure must not lose the reply.
+            await self._tell_the_desk(inbound, context, decision)
             # Ids and the decision only: message bodies and personal data stay out of logs.
             log.info(
                 "turn handled",
@@ -67,11 +68,19 @@ class Engine:
             return reply
 
     async def _tell_the_desk(self, inbound: Inbound, context: Context, decision: Decision) -> None:
-        """A new handoff opens a thread for agents; a message while waiting is shown to them."""
-        if decision.action is Action.HANDOFF:
-            await self.desk.opened(str(inbound.conversation))
-        elif decision.action is Action.SILENT and context.open_handoff is not None:
-            await self.desk.customer_wrote(context.open_handoff, inbound.text)
+        """A new handoff opens a thread for agents; a message while waiting is shown to them.
+
+        The desk being down never costs the customer their reply: the handoff is stored, and
+        the next message in the conversation announces it again.
+        """
+        try:
+            if decision.action is Action.HANDOFF:
+                await self.desk.opened(str(inbound.conversation))
+            elif decision.action is Action.SILENT and context.open_handoff is not None:
+                await self.desk.customer_wrote(context.open_handoff, inbound.text)
+        except Exception:
+            log.exception("could not reach the agents' desk",
+                          extra={"platform": inbound.platform, "message_id": inbound.message_id})
 
     async def feedback(self, feedback: Feedback) -> None:
         """Record a button click, reaction or CSAT score once; later stages learn from these records."""

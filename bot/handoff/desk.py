@@ -13,10 +13,11 @@ from typing import Protocol
 from bot.config import Brand, Templates
 from bot.customers.insights import InsightBuilder
 from bot.handoff.book import HandoffBook, Transition
+from bot.stages.compose import template_fields
 from bot.store.conversations import ConversationLog
 from bot.store.customers import CustomerDirectory
 from bot.store.inbox import Inbox
-from bot.store.tables import Customer, Handoff, Turn
+from bot.store.tables import Handoff, Turn
 from bot.types import ConversationKey, Inbound, Reply, Suggestion, Tone
 
 log = logging.getLogger("rapport.handoff")
@@ -67,8 +68,12 @@ class HandoffDesk:
         await self.book.set_desk_ref(handoff.id, ref)
 
     async def customer_wrote(self, handoff: Handoff, text: str) -> None:
-        if self.desk is not None:
-            await self.desk.forward(handoff, text)
+        if self.desk is None:
+            return
+        if not handoff.desk_ref:  # its announcement failed earlier: agents have not seen it yet
+            await self.opened(handoff.conversation)
+            handoff = await self.book.get(handoff.id) or handoff  # type: ignore[arg-type]
+        await self.desk.forward(handoff, text)
 
     async def summary(self, handoff: Handoff) -> str:
         customer = await self._customers.get(handoff.customer_id)
@@ -130,10 +135,8 @@ class HandoffDesk:
             return result
         handoff = result.handoff
         customer = await self._customers.get(handoff.customer_id)
-        name = customer.first_name if customer else ""
         key = ConversationKey.parse(handoff.conversation)
-        text = self._t.csat.format(bot=self._brand.bot_name, brand=self._brand.name, name=name,
-                                   name_suffix=f", {name}" if name else "", name_comma=f"{name}, " if name else "")
+        text = self._t.csat.format(**template_fields(customer, self._brand))
         reply = Reply(conversation=key, in_reply_to=f"handoff-{handoff.id}-resolved", text=text, ask_feedback=False,
                       suggestions=tuple(Suggestion(str(n), f"/csat {n}") for n in range(1, 6)))
         await self._send(reply)
@@ -146,6 +149,3 @@ class HandoffDesk:
             raise RuntimeError("no outbound route for desk replies; the composition root must set deliver")
         await self.deliver(reply)
 
-
-def customer_label(customer: Customer) -> str:
-    return customer.name or customer.external_id or f"customer {customer.id}"

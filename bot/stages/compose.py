@@ -53,7 +53,7 @@ class OfflineComposer:
     ) -> Reply | None:
         if decision.action is Action.SILENT:
             return None
-        fill = self._fields(outcome.customer or customer)
+        fill = template_fields(outcome.customer or customer, self._brand)
         tone = _tone(understanding)
         sources: tuple[Source, ...] = ()
         suggestions: tuple[Suggestion, ...] = ()
@@ -131,16 +131,6 @@ class OfflineComposer:
             intent_confidence=understanding.intent.confidence,
         )
 
-    def _fields(self, customer: Customer) -> dict[str, str]:
-        first = (customer.preferences or {}).get("preferred_name") or customer.first_name
-        return {
-            "name": first,
-            "name_suffix": f", {first}" if first else "",
-            "name_comma": f"{first}, " if first else "",
-            "bot": self._brand.bot_name,
-            "brand": self._brand.name,
-        }
-
     def _answer(self, hit: KnowledgeHit, customer: Customer, tone: Tone, fill: dict[str, str]) -> str:
         lead = ""
         if tone is Tone.EMPATHETIC:
@@ -159,6 +149,20 @@ class OfflineComposer:
         lines = [(self._t.product_intro if query_driven else self._t.picks_intro).format(**fill)]
         lines += [f"• {p.name} ({p.sku}) — ${p.price:,.2f}, in stock: {p.reason}" for p in picks]
         return "\n".join(lines)
+
+
+def template_fields(customer: Customer | None, brand: Brand) -> dict[str, str]:
+    """The fields every reply template may use: {name}, {name_suffix}, {name_comma}, {bot}, {brand}."""
+    first = ""
+    if customer is not None:
+        first = (customer.preferences or {}).get("preferred_name") or customer.first_name
+    return {
+        "name": first,
+        "name_suffix": f", {first}" if first else "",
+        "name_comma": f"{first}, " if first else "",
+        "bot": brand.bot_name,
+        "brand": brand.name,
+    }
 
 
 def _tone(understanding: Understanding) -> Tone:

@@ -187,3 +187,20 @@ def test_console_handoff_round_trip_in_json(data_dir: Path) -> None:
 
 def test_reply_type_is_what_agents_send() -> None:
     assert Reply.__dataclass_fields__["ask_feedback"].default is True
+
+
+async def test_a_desk_outage_loses_no_reply_and_the_handoff_is_announced_later(runtime: Runtime) -> None:
+    adapter, desk = wire(runtime)
+    real_announce = desk.announce
+
+    async def down(handoff: Handoff, summary: str) -> str:
+        raise ConnectionError("Slack is down")
+
+    desk.announce = down  # type: ignore[method-assign]
+    asked = await adapter.say("I want to talk to a person", user="U6", name="Eve")
+    assert asked is not None and asked.handoff is not None  # the customer is still told
+    assert desk.announced == []
+    desk.announce = real_announce  # type: ignore[method-assign]
+    assert await adapter.say("hello?", user="U6", name="Eve") is None
+    assert len(desk.announced) == 1 and desk.forwarded == ["hello?"]
+    assert (await open_handoff(runtime)).desk_ref.startswith("thread-")
