@@ -43,6 +43,7 @@ class PrivacyDesk:
 
     async def export(self, customer_id: int) -> dict[str, Any]:
         """Everything stored about one customer, as plain JSON-ready data."""
+        await self._memory.flush()  # include what they said a moment ago
         async with self._db.session() as session:
             customer = await session.get(Customer, customer_id)
             if customer is None:
@@ -59,9 +60,9 @@ class PrivacyDesk:
         data["memories"] = []
         for name in await self._vectors.names():
             collection = await self._vectors.collection(name)
-            for vector_id, document, meta in await collection.documents():
-                if meta.get("customer_id") == customer_id:
-                    data["memories"].append({"id": vector_id, "collection": name, "text": document, **meta})
+            # Filtered inside the store: reading every memory of every customer to keep one's is not an export.
+            for vector_id, document, meta in await collection.documents({"customer_id": customer_id}):
+                data["memories"].append({"id": vector_id, "collection": name, "text": document, **meta})
         return data
 
     async def forget(self, customer_id: int) -> None:

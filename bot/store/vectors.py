@@ -91,9 +91,9 @@ class VectorCollection:
             for i, e, d, m in zip(result["ids"], result["embeddings"], result["documents"], result["metadatas"], strict=True)
         ]
 
-    async def documents(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """Every (id, document, metadata): for audits that must scan the whole store."""
-        result = await asyncio.to_thread(self._collection.get, include=["documents", "metadatas"])
+    async def documents(self, where: dict[str, Any] | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        """(id, document, metadata) of every vector matching ``where`` (all of them without it: audits)."""
+        result = await asyncio.to_thread(self._collection.get, where=where or None, include=["documents", "metadatas"])
         return [(i, d or "", dict(m or {})) for i, d, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
 
     async def delete(self, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None) -> None:

@@ -84,4 +84,5 @@ async def test_export_holds_profile_orders_tickets_turns_and_memories(sampled: R
     assert any("blue heron" in t["body"] for t in data["ticket"])
     assert any(t["text"] == "where is my order?" for t in data["turn"])
     assert any("blue heron" in m["text"] for m in data["memories"])
+    assert "where is my order?" in [m["text"] for m in data["memories"]]  # the turn a moment ago, too
     assert all(m["customer_id"] == ana.id for m in data["memories"])
