@@ -72,7 +72,7 @@ async def measure(runtime: Runtime, customer: Customer, repeats: int) -> tuple[l
         started = time.perf_counter()
         context = await runtime.engine.recall(inbound, customer, understanding)
         timings.append((time.perf_counter() - started) * 1000)
-        size = len(context.brief)
+        size = len(context.brief(runtime.config.conversation.context_budget_chars))
     return timings, size
 
 

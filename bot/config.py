@@ -162,7 +162,8 @@ class Conversation(Section):
     recent_turns: Annotated[int, Field(ge=0, le=50)] = 6
     recalled_memories: Annotated[int, Field(ge=0, le=20)] = 3
     context_budget_chars: Annotated[int, Field(ge=200, le=50_000)] = Field(
-        2400, description="Most characters of customer context (insights, turns, memories) given to a composer."
+        2400, description="Most characters of customer context (insights, turns, memories) a composer is given "
+        "(Context.brief)."
     )
 
 

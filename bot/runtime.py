@@ -111,7 +111,7 @@ class Runtime:
                 ),
                 recall=Recall(log, memory, knowledge, insights, config.conversation.recent_turns,
                               config.conversation.recalled_memories, set(config.admins),
-                              config.conversation.context_budget_chars, config.conversation.granularity),
+                              config.conversation.granularity),
                 recommend=Recommend(advisor, config.recommendations, config.thresholds),
                 decide=Decide(config.thresholds, Escalation(config.handoff, config.thresholds.negative_sentiment)),
                 act=Act(IdentityLinker(database, vectors, memory), privacy, customers, feedback_log),

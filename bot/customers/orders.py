@@ -38,11 +38,8 @@ def mentioned_order(text: str, orders: Sequence[OrderSummary]) -> OrderSummary |
     return best
 
 
-def referenced_order(text: str, earlier: Sequence[str], orders: Sequence[OrderSummary]) -> OrderSummary | None:
-    """The order the customer means: named now, else named earlier in the conversation (latest first)."""
-    named = mentioned_order(text, orders)
-    if named is not None:
-        return named
+def named_earlier(earlier: Sequence[str], orders: Sequence[OrderSummary]) -> OrderSummary | None:
+    """The order named last by earlier messages of the conversation (oldest first in ``earlier``)."""
     for previous in reversed(earlier):
         named = mentioned_order(previous, orders)
         if named is not None:

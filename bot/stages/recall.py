@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from bot.customers.insights import InsightBuilder, Insights, OrderSummary
-from bot.customers.orders import mentioned_order, referenced_order
+from bot.customers.orders import mentioned_order, named_earlier
 from bot.knowledge.search import KnowledgeBase, KnowledgeHit
 from bot.stages.understand import Understanding
 from bot.store.conversations import ConversationLog
@@ -26,12 +26,14 @@ class Context:
     knowledge: list[KnowledgeHit]
     open_handoff: Handoff | None
     insights: Insights
-    # The order this message is about: named now or earlier in the conversation.
+    # The order this message is about: named in it, else named earlier in the conversation.
     order: OrderSummary | None
     order_named_now: bool  # this very message names an order or one of its products
-    staff: bool
-    # Insights, recent turns and memories as text within a fixed budget, however long the history.
-    brief: str = ""
+
+    def brief(self, budget: int) -> str:
+        """Insights, recent turns and memories as text within ``budget`` characters, however long
+        the history: built only when a composer asks for it, not on every turn."""
+        return brief(self.insights, self.recent_turns, self.memories, budget)
 
     @property
     def returning(self) -> bool:
@@ -49,11 +51,9 @@ class Recall:
         recent_turns: int,
         memories: int,
         admins: set[str],
-        budget_chars: int = 2400,
         granularity: str = "thread",
     ) -> None:
         self._granularity = granularity
-        self._budget = budget_chars
         self._log = log
         self._memory = memory
         self._knowledge = knowledge
@@ -65,27 +65,26 @@ class Recall:
     async def __call__(self, inbound: Inbound, customer: Customer, understanding: Understanding) -> Context:
         assert customer.id is not None
         staff = not inbound.external and f"{inbound.platform}:{inbound.user_id}" in self._admins
+        history = inbound.conversation.scope(self._granularity, inbound.user_id)
         # Independent look-ups: run them side by side, the embedding computed once is shared.
         recent, memories, hits, handoff, insights = await asyncio.gather(
-            self._log.recent(inbound.conversation.scope(self._granularity, inbound.user_id), customer.id, self._recent),
+            self._log.recent(history, customer.id, self._recent),
             self._memory.recall(customer.id, understanding.embedding, self._memories),
             self._knowledge.search(understanding.embedding, limit=3, include_internal=staff),
             self._log.open_handoff(inbound.conversation),
-            self._insights.build(customer, exclude_conversation=inbound.conversation.scope(self._granularity, inbound.user_id)),
+            self._insights.build(customer, exclude_conversation=history),
         )
         earlier = [t.text for t in recent if t.role == "customer"]
+        named_now = mentioned_order(understanding.text, insights.recent_orders)
         return Context(
             recent_turns=recent,
             memories=memories,
             knowledge=hits,
             open_handoff=handoff,
             insights=insights,
-            order=referenced_order(understanding.text, earlier, insights.recent_orders),
+            order=named_now or named_earlier(earlier, insights.recent_orders),
             # "my desk lamp" is about an order; "do you have a desk lamp?" is about the catalog.
-            order_named_now=bool(_POSSESSIVE.search(understanding.text))
-            and mentioned_order(understanding.text, insights.recent_orders) is not None,
-            staff=staff,
-            brief=brief(insights, recent, memories, self._budget),
+            order_named_now=named_now is not None and bool(_POSSESSIVE.search(understanding.text)),
         )
 
 
