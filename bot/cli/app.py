@@ -190,11 +190,10 @@ def recommend(
             assert customer.id is not None
             insights = await runtime.insights.build(customer)
             vector = runtime.embedder.embed([query])[0] if query else None
-            relevant = None
-            if vector is not None:
-                similarity = runtime.advisor.vectors.similarity(vector)
-                relevant = {s for s, v in similarity.items() if v >= cfg.thresholds.product_min_similarity} or None
-            picks = runtime.advisor.suggest(customer.id, insights.owned_skus, query=vector, allowed=relevant)
+            # The same rule as in chat: the question narrows the candidates when it names products.
+            matches = runtime.advisor.matches(vector, cfg.thresholds.product_min_similarity) if vector is not None else {}
+            picks = await runtime.advisor.suggest(customer.id, insights.owned_skus, query=vector if matches else None,
+                                                  matches=matches or None)
             return [
                 {"sku": p.sku, "name": p.name, "price": p.price, "reason": p.reason, "score": p.score,
                  "stock": runtime.catalog.products[p.sku].stock}

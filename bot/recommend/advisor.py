@@ -5,7 +5,7 @@ customer's own data."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,15 +99,23 @@ class ProductAdvisor:
         if self._model is not None and sku in self._catalog.products:
             self._model.record_feedback(customer_id, sku, self._catalog.category(sku), positive=positive)
 
-    def suggest(
+    def matches(self, query: np.ndarray, floor: float) -> dict[str, float]:
+        """SKUs whose catalog vector is at least ``floor`` similar to the question, with that similarity."""
+        return {sku: value for sku, value in self.vectors.similarity(query).items() if value >= floor}
+
+    async def suggest(
         self,
         customer_id: int,
         owned: Collection[str],
         query: np.ndarray | None = None,
-        allowed: Collection[str] | None = None,
+        matches: Mapping[str, float] | None = None,
         limit: int | None = None,
     ) -> list[Recommendation]:
-        """In-stock items this customer does not own (consumables excepted), best first, with reasons."""
+        """In-stock items this customer does not own (consumables excepted), best first, with reasons.
+
+        ``matches`` (from :meth:`matches`) limits the candidates to items that fit the question and
+        carries their similarity, computed once by the caller.
+        """
         limit = self._rules.max_per_reply if limit is None else limit
         if self._model is None or limit <= 0:
             return []
@@ -116,15 +124,16 @@ class ProductAdvisor:
             sku for sku, p in self._catalog.products.items()
             if p.stock > 0 and p.category not in excluded and (sku not in owned or p.consumable)
         }
-        if allowed is not None:
-            candidates &= set(allowed)
+        if matches is not None:
+            candidates &= set(matches)
         if not candidates:
             return []
-        scored = self._model.recommend(customer_id, k=limit * 3, query_vector=query, allowed=candidates,
-                                       exclude_owned=False)
+        # Off the event loop: scoring grows with the catalog (a dense item-item product for EASE^R).
+        scored = await asyncio.to_thread(self._model.recommend, customer_id, k=limit * 3, query_vector=query,
+                                         allowed=candidates, exclude_owned=False)
         boosts = self._rules.boosts
         scored.sort(key=lambda s: s.score * boosts.get(s.item_id, 1.0), reverse=True)
-        similarity = self.vectors.similarity(query) if query is not None else {}
+        similarity = matches or {}
         return [self._explain(s, owned, similarity.get(s.item_id, 0.0)) for s in scored[:limit]]
 
     def _explain(self, scored: Scored, owned: Collection[str], similarity: float) -> Recommendation:

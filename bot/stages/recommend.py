@@ -27,16 +27,14 @@ class Recommend:
         if understanding.wants_human or understanding.is_greeting or understanding.is_thanks or understanding.command:
             return []
         owned = context.insights.owned_skus
-        similarity = self._advisor.vectors.similarity(understanding.embedding)
-        relevant = {sku for sku, s in similarity.items() if s >= self._thresholds.product_min_similarity}
-        if understanding.asks_recommendation:
-            # "What do you recommend?" with nothing specific in it: this customer's own picks.
-            query = understanding.embedding if relevant else None
-            return self._advisor.suggest(customer.id, owned, query=query, allowed=relevant or None)
-        if relevant:  # a question about products: the best fits, ranked for this customer
-            return self._advisor.suggest(customer.id, owned, query=understanding.embedding, allowed=relevant)
+        matches = self._advisor.matches(understanding.embedding, self._thresholds.product_min_similarity)
+        if understanding.asks_recommendation or matches:
+            # A question about products: the best fits ranked for this customer; "what do you
+            # recommend?" with nothing specific in it: this customer's own picks.
+            return await self._advisor.suggest(customer.id, owned, query=understanding.embedding if matches else None,
+                                               matches=matches or None)
         if self._rules.cross_sell_after_orders and (understanding.asks_order_status or understanding.mentions_order):
-            return self._advisor.suggest(customer.id, owned, limit=min(2, self._rules.max_per_reply))
+            return await self._advisor.suggest(customer.id, owned, limit=min(2, self._rules.max_per_reply))
         return []
 
     def learn(self, customer_id: int, sku: str, positive: bool) -> None:

@@ -34,7 +34,7 @@ async def test_out_of_stock_and_excluded_items_never_appear(sampled: Runtime) ->
     out_of_stock = {sku for sku, p in sampled.catalog.products.items() if p.stock == 0}
     assert out_of_stock
     for customer_id in range(1, 37):
-        for pick in sampled.advisor.suggest(customer_id, owned=set(), limit=10):
+        for pick in await sampled.advisor.suggest(customer_id, owned=set(), limit=10):
             assert pick.sku not in out_of_stock
 
 
