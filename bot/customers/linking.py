@@ -80,8 +80,15 @@ class IdentityLinker:
             keep, drop = await self._survivor(session, link.customer_id, customer_id)
             if keep is None:
                 return LinkResult(False, None, "these accounts belong to two different customer records; please ask our team")
-            link.used_at = utcnow()
-            session.add(link)
+            # Spend the code with a conditional UPDATE: of two redeemers at once (SQLite has no
+            # row lock for the SELECT above), exactly one changes the row and merges.
+            spent = await session.exec(
+                update(LinkCode).where(col(LinkCode.id) == link.id, col(LinkCode.used_at).is_(None))  # type: ignore[call-overload]
+                .values(used_at=utcnow())
+            )
+            if spent.rowcount != 1:
+                await session.rollback()
+                return LinkResult(False, None, "that code is not valid or was already used")
             for table in _MOVABLE:
                 await session.exec(update(table).where(table.customer_id == drop).values(customer_id=keep))  # type: ignore[attr-defined, call-overload]
             await session.exec(update(LinkCode).where(col(LinkCode.customer_id) == drop).values(customer_id=keep))  # type: ignore[call-overload]

@@ -62,3 +62,20 @@ async def test_link_codes_never_reach_memory_or_the_turn_log(sampled: Runtime) -
     for name in await sampled.vectors.names():
         for _, document, _ in await (await sampled.vectors.collection(name)).documents():
             assert code not in document
+
+
+async def test_one_code_entered_twice_at_once_links_only_one_account(sampled: Runtime) -> None:
+    import asyncio
+
+    ana = await sampled.customers.find("C-1001")
+    code = await sampled.engine.act._linker.issue(ana.id)  # noqa: SLF001
+    results = await asyncio.gather(
+        sampled.engine.handle(message("telegram", "501", f"/link {code}", 1)),
+        sampled.engine.handle(message("discord", "502", f"/link {code}", 1)),
+    )
+    texts = [r.text for r in results if r is not None]
+    assert sum("your accounts are linked" in t for t in texts) == 1
+    assert sum("not valid or was already used" in t for t in texts) == 1
+    async with sampled.database.session() as session:
+        audit = (await session.exec(select(IdentityLink).where(IdentityLink.customer_id == ana.id))).all()
+    assert len(audit) == 1
