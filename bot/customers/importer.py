@@ -185,6 +185,7 @@ class Importer:
             customer_ids = await _customer_ids(session)
             parse = getattr(self, f"_parse_{kind.name}")
             good: list[Any] = []
+            broken_orders: set[str] = set()  # orders with a bad line are skipped whole, never imported half
             for line, row in rows:
                 if "__error__" in row:
                     report.problems.append(RowProblem(file, line, row["__error__"]))
@@ -197,8 +198,9 @@ class Importer:
                     good.append(parse(row, customer_ids, line, header))
                 except ValueError as exc:
                     report.problems.append(RowProblem(file, line, str(exc)))
+                    broken_orders.add(str(row.get("order_id") or "").strip())
             if kind.name == "orders":
-                good = _group_orders(good, file, report)
+                good = _group_orders(good, file, report, broken_orders)
             if report.problems and not skip_bad:
                 report.skipped_file = True
                 return report
@@ -300,8 +302,12 @@ class Importer:
         await self._memory.flush()
 
 
-def _group_orders(lines: list[dict[str, Any]], file: str, report: FileReport) -> list[dict[str, Any]]:
-    """Order rows are order lines; the rows of one order must agree on the order's own fields."""
+def _group_orders(
+    lines: list[dict[str, Any]], file: str, report: FileReport, broken: set[str]
+) -> list[dict[str, Any]]:
+    """Order rows are order lines; the rows of one order must agree on the order's own fields.
+    An order with any bad line (``broken``, or a disagreeing one) is left out whole: a partial
+    order would carry a wrong total and missing items."""
     orders: dict[str, dict[str, Any]] = {}
     for row in lines:
         line = {"sku": row["sku"], "quantity": row["quantity"], "unit_price": row["unit_price"]}
@@ -319,12 +325,13 @@ def _group_orders(lines: list[dict[str, Any]], file: str, report: FileReport) ->
                     report.problems.append(RowProblem(
                         file, row["line"],
                         f"order {row['order_id']} has a different {column} than on line {order['first_line']}"))
+                    broken.add(row["order_id"])
                     break
         order["lines"].append(line)
         order["total"] = round(order["total"] + row["quantity"] * row["unit_price"], 2)
     for order in orders.values():
         order.pop("first_line")
-    return list(orders.values())
+    return [order for order_id, order in orders.items() if order_id not in broken]
 
 
 async def _customer_ids(session: AsyncSession) -> dict[str, int]:

@@ -87,6 +87,19 @@ async def test_json_lines_are_imported_too(runtime: Runtime, tmp_path: Path) -> 
     assert jo.attributes == {"tier": "Summit"}
 
 
+async def test_with_skip_bad_an_order_with_a_bad_line_is_skipped_whole(runtime: Runtime, tmp_path: Path) -> None:
+    people = tmp_path / "c.csv"
+    people.write_text("customer_id,name,email\nC-1,A B,a@example.com\n")
+    orders = tmp_path / "o.csv"
+    orders.write_text("order_id,customer_id,sku,quantity,unit_price,status,ordered_at\n"
+                      "7,C-1,A,1,10,shipped,2026-01-01\n7,C-1,B,lots,10,shipped,2026-01-01\n"
+                      "8,C-1,A,1,10,shipped,2026-01-01\n")
+    _, report = await runtime.importer().import_files([people, orders], skip_bad=True)
+    assert report.written == 1 and [p.line for p in report.problems] == [3]
+    async with runtime.database.session() as session:
+        assert (await session.exec(select(Order.order_id))).all() == ["8"]
+
+
 async def test_lines_of_one_order_must_agree(runtime: Runtime, tmp_path: Path) -> None:
     people = tmp_path / "c.csv"
     people.write_text("customer_id,name,email\nC-1,A B,a@example.com\n")
