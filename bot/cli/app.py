@@ -65,14 +65,8 @@ async def _chat(cfg: Config, data: Path, as_customer: str | None, json_output: b
             if handoff is None or handoff.id is None:
                 stderr.print("[dim](no open handoff in this conversation; ask for a person first)[/]")
                 return
-            match text.lower():
-                case "claim":
-                    await runtime.desk.agent_claim(handoff.id, "console-agent")
-                case "resolve":
-                    await runtime.desk.agent_resolve(handoff.id, "console-agent")
-                case _:
-                    await runtime.desk.agent_message(handoff.id, "console-agent", text,
-                                                     f"console-agent-{conversation.thread}-{next(agent_turns)}")
+            await runtime.desk.agent_says(handoff.id, "console-agent", text,
+                                          f"console-agent-{conversation.thread}-{next(agent_turns)}")
 
         adapter = ConsoleAdapter(user_id, name, json_output=json_output, bot_name=cfg.brand.bot_name, agent=as_agent)
         runtime.desk.desk = ConsoleDesk(json_output=json_output)

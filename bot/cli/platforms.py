@@ -169,13 +169,7 @@ def desk_router(desk: HandoffDesk) -> Callable[[DeskMessage], Awaitable[None]]:
         handoff = await desk.book.by_desk_ref(message.thread)
         if handoff is None or handoff.id is None:
             return  # a thread that is not a handoff: ordinary staff chatter
-        match message.text.strip().lower():
-            case "claim":
-                await desk.agent_claim(handoff.id, message.agent)
-            case "resolve" | "resolved":
-                await desk.agent_resolve(handoff.id, message.agent)
-            case _:
-                await desk.agent_message(handoff.id, message.agent, message.text, message.message_id)
+        await desk.agent_says(handoff.id, message.agent, message.text, message.message_id)
 
     return route
 

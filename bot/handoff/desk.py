@@ -96,6 +96,16 @@ class HandoffDesk:
 
     # -- the agents' side ----------------------------------------------------------------------
 
+    async def agent_says(self, handoff_id: int, agent: str, text: str, message_id: str) -> Transition:
+        """What an agent typed in the handoff's thread: 'claim', 'resolve', or a reply for the customer."""
+        match text.strip().lower():
+            case "claim":
+                return await self.agent_claim(handoff_id, agent)
+            case "resolve" | "resolved":
+                return await self.agent_resolve(handoff_id, agent)
+            case _:
+                return await self.agent_message(handoff_id, agent, text, message_id)
+
     async def agent_message(self, handoff_id: int, agent: str, text: str, message_id: str) -> Transition:
         """Relay an agent's reply to the customer, once per desk message, claiming if still pending."""
         claim = await self.book.claim(handoff_id, agent)
