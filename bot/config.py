@@ -300,6 +300,10 @@ class Handoff(Section):
         "console", description="Where agents pick up handoffs: the local console desk or a Slack channel."
     )
     slack_channel: str = Field("", description="Internal Slack channel id for the desk (desk: slack).")
+    agents: list[str] = Field(
+        [], description="Slack user ids allowed to act as agents in the desk channel; empty: any member of the "
+                        "desk's own workspace (never a Slack Connect user from another organisation).",
+    )
 
 
 class Config(Section):

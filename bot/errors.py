@@ -65,3 +65,14 @@ class KnowledgeError(RapportError):
 
 class CustomerNotFoundError(RapportError):
     """A customer reference (external id or email) matched nobody."""
+
+
+class DeliveryFailed(RapportError):
+    """A platform did not accept a reply. ``permanent`` (the channel is gone, the bot was removed, the
+    payload is refused) means retrying cannot help; otherwise the outbox retries, after
+    ``retry_after`` seconds when the platform said how long to wait (HTTP 429 / Retry-After)."""
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after

@@ -7,6 +7,7 @@ payload, which the engine never reads.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,9 +52,25 @@ class Attachment:
     size: int = 0
 
 
+def clean_text(text: str) -> str:
+    """Text as every store and model can take it: NUL bytes (PostgreSQL refuses them) and lone
+    surrogates (no UTF-8 encoder takes them) removed. Applied to every string an Inbound carries."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _SURROGATES.sub("", text)
+    return text
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """One customer message, normalized from any platform."""
+    """One customer message, normalized from any platform. Text fields are cleaned on creation
+    (:func:`clean_text`), so no adapter can hand the engine a NUL byte or a lone surrogate."""
 
     platform: str
     conversation: ConversationKey
@@ -66,7 +83,16 @@ class Inbound:
     # A Slack Connect user from another organisation: a customer, never staff.
     external: bool = False
     external_org: str = ""
+    # Sent as a slash command (Slack's /link): the answer goes only to this user (ephemeral).
+    private: bool = False
     raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("user_id", "text", "message_id", "display_name", "external_org"):
+            value = getattr(self, name)
+            cleaned = clean_text(value)
+            if cleaned is not value:
+                object.__setattr__(self, name, cleaned)
 
 
 class Tone(StrEnum):
@@ -147,6 +173,13 @@ class Reply:
     files: tuple[OutboundFile, ...] = ()
     intent: str = ""  # the flow the message was routed to ("oos": none fitted well enough)
     intent_confidence: float = 0.0
+    # For the asker's eyes only (a link code, an export): a DM or an ephemeral message to ``recipient``,
+    # never a post others in a shared channel or group can read.
+    private: bool = False
+    recipient: str = ""  # platform user id of the person the reply is for
+    # The outbox entry this reply was stored as: stable across retries, so a platform that takes an
+    # idempotency key (Discord's enforced nonce) never posts it twice.
+    delivery_key: str = ""
 
 
 MessageHandler = Callable[[Inbound], Awaitable[Reply | None]]
