@@ -64,3 +64,9 @@ class Inbox:
             if entry is not None and entry.status == "processing":
                 await session.delete(entry)
                 await session.commit()
+
+
+async def scrub_customer(session: object, customer_id: int) -> None:
+    """Within a forget's transaction: erase what the inbox and outbox hold of this customer
+    (message text, replies, platform ids), keeping only opaque keys so redeliveries stay deduplicated."""
+    return None  # filled in by the outbox change
