@@ -59,7 +59,13 @@ class Identity(SQLModel, table=True):
 
 
 class InboxEntry(SQLModel, table=True):
-    """Durable record of every accepted message: the key to exactly-once replies across restarts."""
+    """Durable record of every accepted message: stored before the platform is acknowledged, so a
+    crash never loses it, and the key to exactly-once replies across restarts and redeliveries.
+
+    ``message_id`` holds a digest of the platform's message id (which embeds channel and user ids),
+    and ``payload`` the normalized message only until its turn finishes: after that the inbox keeps
+    nothing that identifies anyone.
+    """
 
     __tablename__ = "inbox"
     __table_args__ = (UniqueConstraint("platform", "message_id", name="uq_inbox_message"),)
@@ -68,9 +74,39 @@ class InboxEntry(SQLModel, table=True):
     platform: str = Field(max_length=32)
     message_id: str = Field(max_length=200)
     conversation: str = Field(max_length=600, index=True)
-    status: str = Field(default="processing", max_length=16)  # processing | answered | silent
+    # queued → processing (leased by one process) → answered | silent; failed after too many attempts
+    status: str = Field(default="queued", max_length=16, index=True)
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    customer_id: int | None = Field(default=None, index=True)
+    # When the message was written (platform time): a conversation's turns run in this order.
+    sent_at: datetime = _when()
+    owner: str = Field(default="", max_length=80)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    attempts: int = Field(default=0)
     received_at: datetime = _when()
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class OutboxEntry(SQLModel, table=True):
+    """A reply waiting to be delivered, written in the same transaction as its turn. It is marked
+    delivered only when the platform accepted it; then its body is cleared."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80, unique=True)  # stable across retries: the reply's delivery_key
+    platform: str = Field(max_length=32, index=True)
+    conversation: str = Field(default="", max_length=600)  # digest, as in the inbox
+    customer_id: int | None = Field(default=None, index=True)
+    reply: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | delivered | failed
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _when()
+    owner: str = Field(default="", max_length=80)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    last_error: str = Field(default="", max_length=200)  # an error class or platform code, never a body
+    created_at: datetime = _when()
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 class Turn(SQLModel, table=True):
