@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class RapportError(Exception):
     """Base of every error Rapport raises on purpose."""
@@ -12,7 +14,8 @@ class RapportError(Exception):
         self.fix = fix
 
     def __str__(self) -> str:
-        return f"{self.message}\n  fix: {self.fix}" if self.fix else self.message
+        # Messages quote URLs from the config; a password in one must never reach a terminal or a log.
+        return mask_url_passwords(f"{self.message}\n  fix: {self.fix}" if self.fix else self.message)
 
 
 class ConfigError(RapportError):
@@ -25,7 +28,7 @@ class ConfigError(RapportError):
     def __str__(self) -> str:
         if not self.problems:
             return super().__str__()
-        return "\n".join([self.message, *(f"  - {p}" for p in self.problems)])
+        return mask_url_passwords("\n".join([self.message, *(f"  - {p}" for p in self.problems)]))
 
 
 class ConfigProblem:
@@ -39,7 +42,7 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         shown = "(missing)" if self.value is _MISSING else repr(self.value)
-        return f"{self.path or '(top level)'}: {self.problem} (got {shown}); fix: {self.fix}"
+        return mask_url_passwords(f"{self.path or '(top level)'}: {self.problem} (got {shown}); fix: {self.fix}")
 
 
 _MISSING = object()
@@ -76,3 +79,28 @@ class DeliveryFailed(RapportError):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(StoreError):
+    """A database, Redis or Chroma server cannot be reached: an outage, not a mistake in the request.
+    The web app answers 503 for it (the platform retries later); the command line prints it and exits 1."""
+
+
+# --- keeping secrets out of messages ---------------------------------------------------------------
+
+REDACTED = "***"
+# Config fields that hold credentials, whatever variable (or literal) they were set from.
+SECRET_FIELDS = frozenset({"bot_token", "app_token", "signing_secret", "webhook_secret", "api_key"})
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD", re.IGNORECASE)
+# scheme://user:password@host — the password is everything between the first ':' of the user part and '@'.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)(?P<password>[^\s/'\"]+)@")
+
+
+def is_secret_name(name: str) -> bool:
+    """True for a variable or key whose name says it holds a credential (SLACK_BOT_TOKEN, api_key, …)."""
+    return name.lower() in SECRET_FIELDS or bool(_SECRET_NAME.search(name))
+
+
+def mask_url_passwords(text: str) -> str:
+    """``postgres://user:pass@host/db`` → ``postgres://user:***@host/db``, wherever URLs occur in ``text``."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}@", text)

@@ -1,19 +1,28 @@
-"""The SQL database: SQLite in the data directory by default, PostgreSQL from DATABASE_URL."""
+"""The SQL database: SQLite in the data directory by default, PostgreSQL from DATABASE_URL.
+
+Nothing a customer wrote may reach a log through this module: engines hide statement parameters
+(``hide_parameters``), so a failed insert is reported by its SQL and error, never by its values.
+A database that cannot be reached raises :class:`ServiceUnavailable` naming it (password masked).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.errors import StoreError
+from bot.errors import ServiceUnavailable, StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# asyncpg waits 60 s for a server that does not answer; a start-up or health check should say so sooner.
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def normalise_url(url: str, data_dir: Path) -> tuple[str, dict[str, object]]:
@@ -44,9 +53,15 @@ class Database:
     def __init__(self, url: str, data_dir: Path) -> None:
         self.url, connect_args = normalise_url(url, data_dir)
         self.is_sqlite = self.url.startswith("sqlite")
+        if not self.is_sqlite:
+            connect_args = {"timeout": CONNECT_TIMEOUT_SECONDS, **connect_args}
         self.engine: AsyncEngine = create_async_engine(
-            self.url, connect_args=connect_args, pool_pre_ping=not self.is_sqlite
+            self.url, connect_args=connect_args, pool_pre_ping=not self.is_sqlite,
+            # Parameters are customers' words, emails and names: keep them out of logs and exception text.
+            hide_parameters=True,
         )
+        event.listen(self.engine.sync_engine, "do_connect", self._connect)
+        event.listen(self.engine.sync_engine, "handle_error", _drop_row_details)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
@@ -61,8 +76,36 @@ class Database:
         """The URL without its password, fit for logs and messages."""
         return self.engine.url.render_as_string(hide_password=True)
 
+    async def ping(self) -> None:
+        """One ``SELECT 1`` on a pooled connection; raises ServiceUnavailable when the database is unreachable."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    def _connect(self, dialect: Any, _record: object, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+        """SQLAlchemy's ``do_connect`` hook: open the driver connection, turning a failure into one clear
+        error (which database, why, what to check) instead of a driver traceback."""
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as error:
+            raise ServiceUnavailable(
+                f"cannot connect to the database at {self.safe_url} ({type(error).__name__}: {error})",
+                fix="check DATABASE_URL (or stores.database_url): host, port, user, password and database name, "
+                    "and that the server is running; leave it empty for the embedded SQLite",
+            ) from error
+
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _drop_row_details(context: ExceptionContext) -> None:
+    """PostgreSQL explains a refused row in its DETAIL ("Key (external_id)=(C-1001) already exists",
+    "Failing row contains (…, ana@example.com, …)"), and the driver's exception prints it. The message
+    and constraint name say what went wrong; the row's values stay out of tracebacks and logs."""
+    error: BaseException | None = context.original_exception
+    while error is not None:
+        if getattr(error, "detail", None):
+            error.detail = None  # type: ignore[attr-defined]
+        error = error.__cause__
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
