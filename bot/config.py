@@ -2,7 +2,10 @@
 
 Secrets never live in the file: they are ``${VAR}`` references resolved from the
 environment at load time. Unknown keys are errors, so a typo cannot silently turn
-a setting off.
+a setting off. Rules across fields (overlap below chunk size, clarify below answer, a webhook
+secret in webhook mode, paths that exist) are model validators that name the key they are about.
+No message shows a secret: values of credential fields and of ``${…TOKEN/SECRET/KEY/PASSWORD}``
+variables are masked, and so are passwords inside URLs.
 """
 
 from __future__ import annotations
@@ -10,13 +13,39 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
+from pydantic_core import PydanticCustomError
 
-from bot.errors import MISSING, ConfigError, ConfigProblem
+from bot.errors import MISSING, REDACTED, ConfigError, ConfigProblem, is_secret_name, mask_url_passwords
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A broken rule across fields: the key (relative to the section whose validator found it), its value,
+    what is wrong and the fix. A model validator has no single location, so each finding names its own."""
+
+    key: str
+    value: object
+    problem: str
+    fix: str
+
+
+RULE_ERROR = "config_rule"
+# Validation context key: the config file's folder, present when a file is loaded. Checks that look at
+# the disk (knowledge paths) run only then, never for a Config built in code.
+BASE_DIR_CONTEXT = "base_dir"
+
+
+def broken(*findings: Finding) -> PydanticCustomError:
+    """The error a model validator raises for its findings; ``_explain`` turns each into a ConfigProblem."""
+    summary = "; ".join(f"{f.key}: {f.problem}" for f in findings)
+    return PydanticCustomError(RULE_ERROR, "{summary}", {"summary": summary, "findings": findings})
 
 
 class Section(BaseModel):
@@ -95,6 +124,37 @@ class Knowledge(Section):
     chunk_size: Annotated[int, Field(ge=200, le=8000)] = 1200
     chunk_overlap: Annotated[int, Field(ge=0, le=1000)] = 100
 
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Self:
+        findings = self._overlap_findings()
+        base_dir = (info.context or {}).get(BASE_DIR_CONTEXT)
+        if isinstance(base_dir, Path):
+            findings += self._path_findings(base_dir)
+        if findings:
+            raise broken(*findings)
+        return self
+
+    def _overlap_findings(self) -> list[Finding]:
+        # The splitter refuses an overlap that is not smaller than the chunk; say so before ingest does.
+        if self.chunk_overlap < self.chunk_size:
+            return []
+        return [Finding("chunk_overlap", self.chunk_overlap, f"must be smaller than chunk_size ({self.chunk_size})",
+                        f"set chunk_overlap below {self.chunk_size}, e.g. {min(self.chunk_size // 10, 1000)}")]
+
+    def _path_findings(self, base_dir: Path) -> list[Finding]:
+        # Only paths the admin wrote: a missing default is a fresh install (no pages or intent examples
+        # yet), which the runtime handles; a written path that is missing is a typo that would silently
+        # leave the bot knowing nothing.
+        findings = []
+        for key, kind in (("pages", "folder"), ("catalog", "file"), ("intents", "file")):
+            value: Path = getattr(self, key)
+            resolved = value if value.is_absolute() else base_dir / value
+            if key in self.model_fields_set and not (resolved.is_dir() if kind == "folder" else resolved.is_file()):
+                findings.append(Finding(key, str(value), f"no such {kind} ({resolved})",
+                                        f"create the {kind} or correct the path (relative paths are read from "
+                                        f"{base_dir}, the config file's folder)"))
+        return findings
+
 
 class Stores(Section):
     database_url: str = Field(
@@ -153,6 +213,19 @@ class Thresholds(Section):
     )
     negative_sentiment: Annotated[float, Field(ge=-1, le=0)] = -0.3
     positive_sentiment: Annotated[float, Field(ge=0, le=1)] = 0.3
+
+    @model_validator(mode="after")
+    def _clarify_below_answer(self) -> Self:
+        # Above the answer threshold the clarify band is empty: the bot would never ask which one was meant.
+        if self.clarify_min_similarity > self.answer_min_similarity:
+            raise broken(Finding(
+                "clarify_min_similarity", self.clarify_min_similarity,
+                f"is above answer_min_similarity ({self.answer_min_similarity}), so the bot would never ask "
+                "which answer was meant",
+                f"set clarify_min_similarity at or below {self.answer_min_similarity} (e.g. 0.4), or raise "
+                "answer_min_similarity",
+            ))
+        return self
 
 
 class Conversation(Section):
@@ -255,6 +328,18 @@ class TelegramPlatform(Platform):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Self:
+        # Without the secret anyone who finds the URL could post updates as any user.
+        if self.enabled and self.mode == "webhook" and not self.webhook_secret:
+            raise broken(Finding(
+                "webhook_secret", self.webhook_secret, "is empty, but mode: webhook needs it to authenticate "
+                "Telegram's requests",
+                "set TELEGRAM_WEBHOOK_SECRET to 1-256 characters of A-Z, a-z, 0-9, _ and - (e.g. from "
+                "`openssl rand -hex 32`), or use mode: polling",
+            ))
+        return self
+
 
 class Platforms(Section):
     slack: SlackPlatform = SlackPlatform()
@@ -333,18 +418,23 @@ class Config(Section):
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def expand_env(node: Any, env: dict[str, str], path: str, problems: list[ConfigProblem]) -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string, recording unset variables."""
+def expand_env(
+    node: Any, env: dict[str, str], path: str, problems: list[ConfigProblem], secrets: set[str] | None = None
+) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string, recording unset variables, and into
+    ``secrets`` the values of variables whose name says they are credentials."""
     if isinstance(node, dict):
-        return {k: expand_env(v, env, f"{path}.{k}" if path else str(k), problems) for k, v in node.items()}
+        return {k: expand_env(v, env, f"{path}.{k}" if path else str(k), problems, secrets) for k, v in node.items()}
     if isinstance(node, list):
-        return [expand_env(v, env, f"{path}[{i}]", problems) for i, v in enumerate(node)]
+        return [expand_env(v, env, f"{path}[{i}]", problems, secrets) for i, v in enumerate(node)]
     if not isinstance(node, str):
         return node
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in env:
+            if secrets is not None and env[name] and is_secret_name(name):
+                secrets.add(env[name])
             return env[name]
         if default is not None:
             return default
@@ -380,14 +470,16 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> 
         raise ConfigError(f"{path} must hold a mapping of sections (brand:, knowledge:, …)",
                           fix="start the file with top-level keys such as `brand:`")
     problems: list[ConfigProblem] = []
-    expanded = expand_env(raw, env, "", problems)
+    secrets: set[str] = set()
+    expanded = expand_env(raw, env, "", problems, secrets)
     try:
-        config = Config.model_validate({**expanded, "base_dir": path.resolve().parent})
+        base_dir = path.resolve().parent
+        config = Config.model_validate({**expanded, "base_dir": base_dir}, context={BASE_DIR_CONTEXT: base_dir})
     except ValidationError as exc:
         problems.extend(_explain(exc, expanded))
         config = None
     if problems:
-        raise ConfigError(f"{path} has {len(problems)} problem(s):", problems)
+        raise ConfigError(f"{path} has {len(problems)} problem(s):", [_masked(p, secrets) for p in problems])
     assert config is not None
     return config
 
@@ -399,7 +491,10 @@ def _explain(exc: ValidationError, data: dict[str, Any]) -> list[ConfigProblem]:
         path = ".".join(loc)
         value = error.get("input", MISSING)
         kind = error["type"]
-        if kind == "extra_forbidden":
+        if kind == RULE_ERROR:
+            problems.extend(ConfigProblem(".".join([*loc, f.key]), f.value, f.problem, f.fix)
+                            for f in error["ctx"]["findings"])
+        elif kind == "extra_forbidden":
             known = _known_keys(loc[:-1])
             close = difflib.get_close_matches(loc[-1], known, n=1)
             fix = f"did you mean '{close[0]}'?" if close else f"remove it; known keys here: {', '.join(sorted(known))}"
@@ -423,6 +518,37 @@ def _explain(exc: ValidationError, data: dict[str, Any]) -> list[ConfigProblem]:
             msg = error["msg"].removeprefix("Value error, ")
             problems.append(ConfigProblem(path, value, msg, "see `rapport config schema` for the expected form"))
     return problems
+
+
+# A secret shorter than this is not searched for inside other text: masking every "ab" would garble
+# messages. Credential fields are masked whole whatever their length.
+MIN_MASKED_LENGTH = 4
+
+
+def _masked(problem: ConfigProblem, secrets: set[str]) -> ConfigProblem:
+    """``problem`` with every secret in it replaced by ``***``: the value of a credential field, any value
+    that came from a secret variable, and passwords in URLs."""
+    hidden = sorted((s for s in secrets if len(s) >= MIN_MASKED_LENGTH), key=len, reverse=True)
+
+    def text(value: str) -> str:
+        for secret in hidden:
+            value = value.replace(secret, REDACTED)
+        return mask_url_passwords(value)
+
+    def value(node: object, key: str) -> object:
+        if isinstance(node, str):
+            if _VAR.fullmatch(node):
+                return node  # an unexpanded ${VAR} reference names the variable, not its value
+            return REDACTED if node and is_secret_name(key) else text(node)
+        if isinstance(node, dict):
+            return {k: value(v, str(k)) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return type(node)(value(v, key) for v in node)
+        return node
+
+    key = problem.path.rsplit(".", 1)[-1]
+    shown = problem.value if problem.value is MISSING else value(problem.value, key)
+    return ConfigProblem(problem.path, shown, text(problem.problem), text(problem.fix))
 
 
 def _known_keys(loc: list[str]) -> list[str]:
