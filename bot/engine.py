@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.locks import ConversationLocks
 from bot.stages.accept import Accept
@@ -17,9 +17,20 @@ from bot.stages.recommend import Recommend
 from bot.stages.remember import Remember
 from bot.stages.understand import Understand
 from bot.store.feedback import FeedbackLog
-from bot.types import Feedback, FeedbackKind, Inbound, Reply
+from bot.store.inbox import Arrival, QueuedMessage
+from bot.store.outbox import with_key
+from bot.types import ConversationKey, Feedback, FeedbackKind, Inbound, Reply
 
 log = logging.getLogger("rapport.engine")
+
+
+def _addressed(reply: Reply, inbound: Inbound) -> Reply:
+    """The reply with its delivery key, for the person who wrote, and private when asked privately
+    (a Slack slash command is answered where only its sender can see it)."""
+    return replace(with_key(reply), recipient=reply.recipient or inbound.user_id,
+                   private=reply.private or inbound.private)
+
+
 _ON_SUGGESTIONS = {FeedbackKind.RECOMMENDATION_CLICKED, FeedbackKind.RECOMMENDATION_REJECTED}
 
 
@@ -39,33 +50,52 @@ class Engine:
     desk: HandoffDesk
 
     async def handle(self, inbound: Inbound) -> Reply | None:
-        """Answer one message; None when it is a redelivery or a person owns the conversation."""
-        async with self.locks.hold(str(inbound.conversation)):
-            if not await self.accept(inbound):
-                log.info("duplicate message skipped", extra={"platform": inbound.platform, "message_id": inbound.message_id})
-                return None
-            try:
-                customer = await self.identify(inbound)
-                understanding = await self.understand(inbound)
-                context = await self.recall(inbound, customer, understanding)
-                products = await self.recommend(customer, understanding, context)
-                decision = self.decide(customer, understanding, context, products)
-                outcome = await self.act(inbound, customer, understanding, context, decision)
-                reply = await self.compose(inbound, customer, understanding, context, decision, products, outcome)
-                await self.remember(inbound, outcome.customer, understanding, context, decision, reply)
-            except BaseException:
-                # Release the claim so the platform's redelivery gets answered rather than lost.
-                await self.accept.failed(inbound)
-                raise
-            # The turn is stored and marked answered: from here a failure must not lose the reply.
-            await self._tell_the_desk(inbound, context, decision)
-            # Ids and the decision only: message bodies and personal data stay out of logs.
-            log.info(
-                "turn handled",
-                extra={"platform": inbound.platform, "message_id": inbound.message_id,
-                       "customer_id": customer.id, "action": decision.action.value},
-            )
-            return reply
+        """Store one message and run its conversation's queue; the reply to it (stored in the outbox
+        too), or None: a redelivery, a person owns the conversation, or another process ran it."""
+        if await self.receive(inbound) is Arrival.FINISHED:
+            return None
+        return (await self.run_queue(inbound.conversation)).get(inbound.message_id)
+
+    async def receive(self, inbound: Inbound) -> Arrival:
+        """1. accept: the message is durably queued when this returns; only then may a platform be told."""
+        arrival = await self.accept(inbound)
+        if arrival is not Arrival.NEW:
+            log.info("redelivered message", extra={"platform": inbound.platform, "arrival": arrival.value})
+        return arrival
+
+    async def run_queue(self, conversation: ConversationKey) -> dict[str, Reply]:
+        """Run every waiting turn of one conversation, oldest first; replies by message id."""
+        replies: dict[str, Reply] = {}
+        async with self.locks.hold(str(conversation)):
+            while (message := await self.accept.next(conversation)) is not None:
+                async with self.accept.leased(message):
+                    reply = await self._turn(message)
+                if reply is not None:
+                    replies[message.inbound.message_id] = reply
+        return replies
+
+    async def _turn(self, message: QueuedMessage) -> Reply | None:
+        inbound = message.inbound
+        customer = await self.identify(inbound)
+        assert customer.id is not None
+        await self.accept.identified(message, customer.id)
+        understanding = await self.understand(inbound)
+        context = await self.recall(inbound, customer, understanding)
+        products = await self.recommend(customer, understanding, context)
+        decision = self.decide(customer, understanding, context, products)
+        outcome = await self.act(inbound, customer, understanding, context, decision)
+        reply = await self.compose(inbound, customer, understanding, context, decision, products, outcome)
+        if reply is not None:
+            reply = _addressed(reply, inbound)
+        # The turn, its reply (in the outbox) and the inbox mark commit together.
+        await self.remember(inbound, outcome.customer, understanding, context, decision, reply)
+        await self._tell_the_desk(inbound, context, decision)
+        # Ids and the decision only: message bodies and personal data stay out of logs.
+        log.info(
+            "turn handled",
+            extra={"platform": inbound.platform, "customer_id": customer.id, "action": decision.action.value},
+        )
+        return reply
 
     async def _tell_the_desk(self, inbound: Inbound, context: Context, decision: Decision) -> None:
         """A new handoff opens a thread for agents; a message while waiting is shown to them.

@@ -45,7 +45,9 @@ from bot.store.customers import CustomerDirectory
 from bot.store.database import Database
 from bot.store.feedback import FeedbackLog
 from bot.store.inbox import Inbox
-from bot.store.memory import CustomerMemory, shard_names
+from bot.store.outbox import Outbox
+from bot.delivery import Delivery
+from bot.store.memory import CustomerMemory, shard_names, ticket_source, turn_source
 from bot.store.migrations import ensure_schema
 from bot.store.vectors import VectorStore
 
@@ -77,6 +79,7 @@ class Runtime:
     privacy: PrivacyDesk
     advisor: ProductAdvisor
     desk: HandoffDesk
+    delivery: Delivery
 
     @classmethod
     @asynccontextmanager
@@ -91,7 +94,7 @@ class Runtime:
             knowledge = KnowledgeBase(pages, await vectors.collection(CATALOG))
             catalog = await CatalogIndex.load(knowledge.catalog)
             memory = CustomerMemory([await vectors.collection(n) for n in shard_names(config.stores.memory_shards)],
-                                    max_per_customer=config.stores.memories_per_customer)
+                                    database, max_per_customer=config.stores.memories_per_customer)
             customers = CustomerDirectory(database)
             log = ConversationLog(database)
             insights = InsightBuilder(database, catalog, config.journey)
@@ -126,10 +129,12 @@ class Runtime:
                     "llm.enabled is true, but this version of Rapport composes replies offline only",
                     fix="set llm.enabled: false (the offline composer answers from knowledge/ and customer data)",
                 )
+            delivery = Delivery(engine, Outbox(database))
             try:
                 yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine,
-                          catalog, insights, privacy, advisor, desk)
+                          catalog, insights, privacy, advisor, desk, delivery)
             finally:
+                await delivery.stop()  # running turns finish before the stores close
                 await memory.close()
                 await engine.locks.close()
         finally:
@@ -163,14 +168,15 @@ class Runtime:
 
     async def rebuild_memories(self, batch: int = 256) -> int:
         """Re-embed every remembered customer message and past ticket from SQL into the memory shards."""
-        memorable = [a for a in Action if a not in {Action.LINK, Action.EXPORT, Action.FORGET, Action.HELP}]
+        memorable = [a for a in Action if a not in {Action.LINK, Action.EXPORT, Action.FORGET, Action.HELP, Action.CSAT}]
         count = 0
         async with self.database.session() as session:
             turns = (await session.exec(select(Turn).where(Turn.role == "customer", col(Turn.action).in_(memorable)))).all()
             tickets = (await session.exec(select(Ticket))).all()
-        items = [(t.customer_id, f"turn:{t.platform}:{t.message_id}", t.text, t.conversation, t.created_at) for t in turns]
-        items += [(t.customer_id, f"ticket:{t.ticket_id}", f"{t.subject}. {t.body}", f"ticket:{t.ticket_id}", t.created_at)
-                  for t in tickets]
+        # Sources name SQL rows (turn row id, ticket id): the vector store gets no text and no platform id.
+        items = [(t.customer_id, turn_source(t.id or 0), t.text, t.conversation, t.created_at) for t in turns]
+        items += [(t.customer_id, ticket_source(t.ticket_id), f"{t.subject}. {t.body}", f"ticket:{t.ticket_id}",
+                   t.created_at) for t in tickets]
         for start in range(0, len(items), batch):
             chunk = items[start : start + batch]
             vectors = await embed_async(self.embedder, [text for _, _, text, _, _ in chunk])
@@ -202,6 +208,49 @@ class Runtime:
         await self.advisor.fit(self.knowledge.catalog)
         return report
 
+    async def health(self) -> dict[str, object]:
+        """Each dependency checked at once, each within 2 s: the database (``SELECT 1``), Redis when
+        configured (``PING``) and the vector store (list its collections). Returns ``{"status": "ok" |
+        "down", "checks": {name: {"status": "ok", "ms": 3} | {"status": "down", "error": "ConnectionError"}}}``;
+        errors are named by type only (it is served on a public URL), their details are logged."""
+        # Imports and helpers live inside: this method is the one addition to the composition root.
+        import asyncio
+        import logging
+        import time
+        from collections.abc import Awaitable, Callable
+
+        import redis.asyncio as redis
+
+        from bot.errors import find_outage
+
+        timeout = 2.0
+
+        async def ping_redis(url: str) -> None:
+            # A client of its own: a check must not wait behind, or disturb, the turns' lock connections.
+            client = redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+            try:
+                await client.ping()
+            finally:
+                await client.aclose()
+
+        async def check(name: str, probe: Callable[[], Awaitable[object]]) -> dict[str, object]:
+            started = time.monotonic()
+            try:
+                await asyncio.wait_for(probe(), timeout)
+            except Exception as error:
+                reason = f"no answer within {timeout:.0f}s" if isinstance(error, TimeoutError) else type(error).__name__
+                logging.getLogger("rapport.health").warning("%s is down: %s", name, find_outage(error) or reason)
+                return {"status": "down", "error": reason}
+            return {"status": "ok", "ms": round((time.monotonic() - started) * 1000, 1)}
+
+        probes: dict[str, Callable[[], Awaitable[object]]] = {"database": self.database.ping,
+                                                              "vectors": self.vectors.names}
+        redis_url = self.config.stores.redis_url or os.environ.get("REDIS_URL", "")
+        if redis_url:
+            probes["redis"] = lambda: ping_redis(redis_url)
+        results = await asyncio.gather(*(check(name, probe) for name, probe in probes.items()))
+        checks = dict(zip(probes, results, strict=True))
+        return {"status": "ok" if all(c["status"] == "ok" for c in checks.values()) else "down", "checks": checks}
 
 async def reindex(config: Config, data_dir: Path) -> None:
     """Drop every vector collection (e.g. after changing embedder); ingest and

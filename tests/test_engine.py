@@ -9,6 +9,7 @@ from sqlmodel import func, select
 
 from bot.config import Config
 from bot.runtime import Runtime
+from bot.store.inbox import message_digest
 from bot.store.tables import Customer, InboxEntry, Turn
 from tests.recording import RecordingAdapter
 
@@ -87,7 +88,7 @@ async def test_failed_turn_releases_its_claim_so_the_redelivery_is_answered(runt
     runtime.engine.recall = real_recall
     assert await adapter.deliver(inbound) is not None
     async with runtime.database.session() as session:
-        entry = (await session.exec(select(InboxEntry).where(InboxEntry.message_id == "fail-1"))).one()
+        entry = (await session.exec(select(InboxEntry).where(InboxEntry.message_id == message_digest("test", "fail-1")))).one()
     assert entry.status == "answered"
 
 

@@ -128,6 +128,18 @@ async def _ignore_feedback(feedback: Feedback) -> None:
     return None
 
 
+# --- messages in, replies out --------------------------------------------------------------------
+
+
+def wire_delivery(runtime: Runtime, adapters: Sequence[Adapter]) -> MessageHandler:
+    """Replies go out through the outbox, by each platform this process holds; the handler the
+    adapters get stores a message before they acknowledge it. The sweeper starts with the loop."""
+    for adapter in adapters:
+        runtime.delivery.add_sender(adapter.platform, adapter.send)
+    runtime.delivery.start()
+    return runtime.delivery.receive
+
+
 # --- handoffs: where agents work, and how their replies reach customers ---------------------------
 
 
@@ -190,7 +202,8 @@ async def run(config: Config, data_dir: Path, *, stop: asyncio.Event | None = No
     async with Runtime.open(config, data_dir) as runtime:
         await _ingest_if_empty(runtime)
         wire_handoffs(runtime, config, adapters)
-        async with supervised(adapters, runtime.engine.handle, feedback_handler(runtime.engine)):
+        handler = wire_delivery(runtime, adapters)
+        async with supervised(adapters, handler, feedback_handler(runtime.engine)):
             log.info("rapport run: serving %s", ", ".join(a.platform for a in adapters))
             await stop.wait()
 
@@ -217,13 +230,13 @@ async def serve(
     adapters: list[Adapter] = [a for a in (slack, telegram) if a is not None]
     async with Runtime.open(config, data_dir) as runtime:
         await _ingest_if_empty(runtime)
-        handler, feedback = runtime.engine.handle, feedback_handler(runtime.engine)
+        handler, feedback = wire_delivery(runtime, adapters), feedback_handler(runtime.engine)
         if slack is not None:
             slack.bind(handler, feedback)  # requests may arrive before its token check finishes
         wire_handoffs(runtime, config, adapters)
         server = uvicorn.Server(
-            uvicorn.Config(create_web_app(slack=slack, telegram=telegram), host=host, port=port,
-                           lifespan="off", log_config=None, access_log=False)
+            uvicorn.Config(create_web_app(slack=slack, telegram=telegram, health=runtime.health), host=host,
+                           port=port, lifespan="off", log_config=None, access_log=False)
         )
         # uvicorn stops on SIGINT/SIGTERM by itself and then re-raises the signal to whatever handler was
         # there before it: ours, so the process ends with exit code 0 rather than being killed by it.

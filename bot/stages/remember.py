@@ -6,7 +6,7 @@ from bot.stages.decide import Action, Decision
 from bot.stages.recall import Context
 from bot.stages.understand import Understanding
 from bot.store.conversations import ConversationLog
-from bot.store.memory import CustomerMemory
+from bot.store.memory import CustomerMemory, turn_source
 from bot.store.tables import Customer, Handoff, Turn
 from bot.types import Inbound, Reply
 
@@ -30,7 +30,7 @@ class Remember:
         reply: Reply | None,
     ) -> None:
         if customer is None:  # forgotten during this turn: keep nothing but the inbox's "answered" mark
-            await self._log.record(inbound, [], None, answered=reply is not None)
+            await self._log.record(inbound, [], None, answered=reply is not None, reply=reply)
             return
         assert customer.id is not None
         conversation = inbound.conversation.scope(self._granularity, inbound.user_id)
@@ -70,13 +70,16 @@ class Remember:
         if context.insights.customer_id == customer.id and context.insights.stage != customer.stage:
             changes["stage"] = context.insights.stage
         # The turns, any handoff, profile changes and the inbox's "answered" mark commit together.
-        await self._log.record(inbound, turns, handoff, answered=reply is not None, customer_changes=(customer.id, changes))
-        if understanding.text and decision.action not in _NOT_MEMORABLE:
+        await self._log.record(inbound, turns, handoff, answered=reply is not None, customer_changes=(customer.id, changes),
+                               reply=reply, customer_id=customer.id)
+        if understanding.text and decision.action not in _NOT_MEMORABLE and turns[0].id is not None:
+            # Keyed by the stored turn's row id: the vector store never holds the text or a platform id.
             self._memory.remember(
                 customer.id,
-                f"turn:{inbound.platform}:{inbound.message_id}",
+                turn_source(turns[0].id),
                 understanding.text,
                 understanding.embedding,
                 conversation,
                 inbound.received_at,
+                customer_since=customer.created_at,
             )

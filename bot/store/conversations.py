@@ -9,7 +9,9 @@ from sqlmodel import col, select, update
 
 from bot.store.database import Database
 from bot.store.tables import Customer, Handoff, InboxEntry, Turn, utcnow
-from bot.types import ConversationKey, Inbound
+from bot.store.inbox import message_digest
+from bot.store.outbox import new_entry
+from bot.types import ConversationKey, Inbound, Reply
 
 
 class ConversationLog:
@@ -48,10 +50,16 @@ class ConversationLog:
         handoff: Handoff | None,
         answered: bool,
         customer_changes: tuple[int, dict[str, Any]] | None = None,
+        reply: Reply | None = None,
+        customer_id: int | None = None,
     ) -> None:
-        """Store a turn and its answer, any handoff and profile changes, and close the inbox entry, atomically."""
+        """Store a turn and its answer, any handoff and profile changes, the reply in the outbox, and
+        close the inbox entry, atomically: a turn is never stored without its reply waiting to go out,
+        and never run twice. The reply must carry its ``delivery_key``."""
         async with self._db.session() as session:
             session.add_all(list(turns))
+            if reply is not None:
+                session.add(new_entry(reply, customer_id))
             if handoff is not None:
                 session.add(handoff)
             if customer_changes and customer_changes[1]:
@@ -59,8 +67,10 @@ class ConversationLog:
                 await session.exec(update(Customer).where(col(Customer.id) == customer_id).values(**changes))  # type: ignore[call-overload]
             await session.exec(
                 update(InboxEntry)
-                .where(col(InboxEntry.platform) == inbound.platform, col(InboxEntry.message_id) == inbound.message_id)
-                .values(status="answered" if answered else "silent", finished_at=utcnow())
+                .where(col(InboxEntry.platform) == inbound.platform,
+                       col(InboxEntry.message_id) == message_digest(inbound.platform, inbound.message_id))
+                .values(status="answered" if answered else "silent", finished_at=utcnow(), payload=None,
+                        owner="", lease_until=None)
             )
             await session.commit()
 

@@ -1,0 +1,206 @@
+"""Between the platforms and the engine: messages in, replies out, exactly once whatever fails.
+
+```
+adapter ─► receive: inbox row committed ─► (adapter acknowledges the platform)
+           └─► background: engine.run_queue(conversation) ─► outbox rows ─► deliver ─► adapter.send
+sweeper (every few seconds): queued turns nobody runs (a process died) · replies not yet accepted
+```
+
+A reply is marked delivered only when the platform accepted it; a transient failure (a 502, a
+timeout, a 429) is retried with growing waits, honouring ``Retry-After``; a permanent one (the
+channel is gone) is logged and set aside. Within a conversation replies go out in order: a reply
+that could not be sent holds back the ones after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+
+from bot.engine import Engine
+from bot.errors import DeliveryFailed
+from bot.store.inbox import Arrival
+from bot.store.outbox import Outbox, PendingReply
+from bot.types import ConversationKey, Inbound, Reply
+
+Send = Callable[[Reply], Awaitable[None]]
+
+SWEEP_EVERY = 2.0  # seconds between looks for orphaned turns and replies due for another attempt
+MAX_BACKOFF = timedelta(minutes=5)
+STOP_GRACE = 10.0  # seconds a stopping process gives its running turns to finish
+
+log = logging.getLogger("rapport.delivery")
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s … after the 1st, 2nd, 3rd failed attempt, at most five minutes."""
+    return min(timedelta(seconds=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+class Delivery:
+    """Receives messages for the engine and delivers its replies through the platforms' ``send``."""
+
+    def __init__(self, engine: Engine, outbox: Outbox, senders: Mapping[str, Send] | None = None) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._senders: dict[str, Send] = dict(senders or {})
+        self._running: set[str] = set()  # conversations with a queue run in this process now
+        self._again: set[str] = set()  # ... and a message that arrived during it
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def owner(self) -> str:
+        return self._engine.accept.owner
+
+    def add_sender(self, platform: str, send: Send) -> None:
+        """Built up front by the composition root: one per platform this process holds."""
+        self._senders[platform] = send
+
+    # --- in: the handler every adapter holds ------------------------------------------------------
+
+    async def receive(self, inbound: Inbound) -> Reply | None:
+        """Store the message and return at once (the adapter may acknowledge the platform now); its
+        turn runs and its reply is sent in the background. A store failure raises: the platform must
+        then hear a failure and redeliver. Always returns None: replies go out through the outbox."""
+        arrival = await self._engine.receive(inbound)
+        if arrival is Arrival.FINISHED:
+            # A redelivery of an answered message: resend its reply only if it never got through.
+            self._spawn(self.deliver(inbound.conversation))
+        else:
+            self._spawn(self._answer(inbound.conversation))
+        return None
+
+    async def answer_inline(self, inbound: Inbound) -> Reply | None:
+        """For a caller that shows the reply itself (the terminal): run the turn now and return the
+        reply, marked delivered, since showing it cannot fail."""
+        reply = await self._engine.handle(inbound)
+        if reply is not None:
+            pending = await self._outbox.lease(reply.delivery_key, self.owner)
+            if pending is not None:
+                await self._outbox.delivered(pending)
+        return reply
+
+    async def _answer(self, conversation: ConversationKey) -> None:
+        key = str(conversation)
+        if key in self._running:
+            self._again.add(key)  # the run going on reads the queue once more before it ends
+            return
+        self._running.add(key)
+        try:
+            while True:
+                self._again.discard(key)
+                try:
+                    await self._engine.run_queue(conversation)
+                except Exception:
+                    log.exception("a turn failed; it stays queued for a retry",
+                                  extra={"platform": conversation.platform})
+                    break
+                if key not in self._again:
+                    break
+        finally:
+            self._running.discard(key)
+        await self.deliver(conversation)
+
+    # --- out: the outbox ----------------------------------------------------------------------------
+
+    async def deliver(self, conversation: ConversationKey | None = None) -> int:
+        """Send every due reply (of one conversation, or of every platform this process holds), in
+        order; returns how many the platforms accepted."""
+        platforms = {conversation.platform} if conversation is not None else set(self._senders)
+        platforms &= set(self._senders)
+        if not platforms:
+            return 0
+        sent = 0
+        held_back: set[str] = set()  # conversations whose earlier reply did not get through
+        for key, where in await self._outbox.due(platforms, conversation):
+            if where in held_back:
+                continue
+            pending = await self._outbox.lease(key, self.owner)
+            if pending is None:
+                held_back.add(where)  # being sent elsewhere, or not due: what follows must wait
+                continue
+            if await self._send(pending):
+                sent += 1
+            else:
+                held_back.add(where)
+        return sent
+
+    async def _send(self, pending: PendingReply) -> bool:
+        reply = pending.reply
+        send = self._senders[reply.conversation.platform]
+        ids = {"platform": reply.conversation.platform, "delivery_key": reply.delivery_key, "attempt": pending.attempts}
+        try:
+            await send(reply)
+        except DeliveryFailed as failure:
+            if failure.permanent:
+                log.error("the platform refused a reply for good; set aside", extra={**ids, "error": failure.message[:80]})
+                await self._outbox.give_up(pending, failure.message)
+                return False
+            wait = timedelta(seconds=failure.retry_after) if failure.retry_after else backoff(pending.attempts)
+            await self._retry(pending, wait, failure.message, ids)
+            return False
+        except Exception as error:  # an SDK error we did not classify: assume the network, and retry
+            await self._retry(pending, backoff(pending.attempts), type(error).__name__, ids)
+            return False
+        await self._outbox.delivered(pending)
+        return True
+
+    async def _retry(self, pending: PendingReply, wait: timedelta, error: str, ids: dict[str, object]) -> None:
+        if await self._outbox.retry_later(pending, wait, error):
+            log.warning("a reply was not accepted; retrying in %.0fs", wait.total_seconds(), extra=ids)
+        else:
+            log.error("a reply was not accepted after every attempt; set aside", extra=ids)
+
+    # --- the sweeper and the lifecycle ------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        """Once: take over turns nobody runs (their process died), then send replies that are due."""
+        for conversation in await self._engine.accept.waiting():
+            if str(conversation) not in self._running:
+                await self._answer(conversation)
+        await self.deliver()
+
+    def start(self) -> None:
+        """Begin sweeping (in the running loop); the first sweep runs at once, so a restart finishes what
+        the last process left."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="delivery-sweeper")
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("delivery sweep failed; trying again shortly")
+            await asyncio.sleep(SWEEP_EVERY)
+
+    def _spawn(self, work: Awaitable[object]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("background delivery failed")
+
+        task = asyncio.create_task(run(), name="delivery")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self) -> None:
+        """Wait until every background turn and send started so far has finished (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle(), timeout=STOP_GRACE)
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,0 +1,123 @@
+"""The outbox: replies stored with their turn, handed to the platform until it accepts them.
+
+An entry is written in the turn's own transaction (``ConversationLog.record``), so a stored turn
+always has its reply waiting. A sender *leases* an entry before calling the platform (two processes
+never send one entry at once), marks it delivered only when the platform accepted it, and clears the
+body then: the turn in SQL is the record of what was said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlmodel import col, select, update
+
+from bot.store.database import Database
+from bot.store.inbox import conversation_digest, message_digest
+from bot.store.tables import OutboxEntry, utcnow
+from bot.types import ConversationKey, Reply
+
+# A send that holds its lease longer than this died with its process; another may send the entry.
+SEND_LEASE = timedelta(seconds=60)
+# Transient failures are retried with growing waits; after this many attempts the entry is failed.
+MAX_SEND_ATTEMPTS = 8
+
+_REPLY = TypeAdapter(Reply)
+
+
+def reply_key(platform: str, in_reply_to: str) -> str:
+    """The delivery key of the reply to one message: the same on every attempt and every process."""
+    return "r" + message_digest(platform, in_reply_to)
+
+
+def new_entry(reply: Reply, customer_id: int | None) -> OutboxEntry:
+    """The row to add in the turn's transaction; the reply carries its own delivery key."""
+    return OutboxEntry(key=reply.delivery_key, platform=reply.conversation.platform,
+                       conversation=conversation_digest(reply.conversation), customer_id=customer_id,
+                       reply=_REPLY.dump_python(reply, mode="json"))
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReply:
+    entry_id: int
+    reply: Reply
+    attempts: int
+    owner: str
+
+
+class Outbox:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def lease(self, key: str, owner: str) -> PendingReply | None:
+        """Lease one undelivered entry for sending now; None if delivered, failed, not due, or being sent."""
+        now = utcnow()
+        async with self._db.session() as session:
+            entry = (await session.exec(select(OutboxEntry).where(OutboxEntry.key == key))).first()
+            if entry is None or entry.id is None or entry.status != "pending" or entry.reply is None:
+                return None
+            taken = await session.exec(
+                update(OutboxEntry)
+                .where(col(OutboxEntry.id) == entry.id, col(OutboxEntry.status) == "pending",
+                       col(OutboxEntry.next_attempt_at) <= now,
+                       (col(OutboxEntry.lease_until).is_(None)) | (col(OutboxEntry.lease_until) < now))
+                .values(owner=owner, lease_until=now + SEND_LEASE, attempts=entry.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+            if taken.rowcount != 1:
+                return None
+            return PendingReply(entry.id, _REPLY.validate_python(entry.reply), entry.attempts + 1, owner)
+
+    async def due(
+        self, platforms: set[str], conversation: ConversationKey | None = None, limit: int = 100
+    ) -> list[tuple[str, str]]:
+        """(key, conversation digest) of undelivered entries for these platforms, oldest first. Entries
+        not due yet are listed too: a caller sending in order must not pass them."""
+        query = (select(OutboxEntry.key, OutboxEntry.conversation)
+                 .where(col(OutboxEntry.status) == "pending", col(OutboxEntry.platform).in_(sorted(platforms)))
+                 .order_by(col(OutboxEntry.id)).limit(limit))
+        if conversation is not None:
+            query = query.where(col(OutboxEntry.conversation) == conversation_digest(conversation))
+        async with self._db.session() as session:
+            return [(key, where) for key, where in (await session.exec(query)).all()]
+
+    async def delivered(self, pending: PendingReply) -> None:
+        await self._finish(pending, status="pending", values={"status": "delivered", "reply": None,
+                                                              "delivered_at": utcnow(), "lease_until": None})
+
+    async def retry_later(self, pending: PendingReply, wait: timedelta, error: str) -> bool:
+        """Put the entry back for a later attempt; after MAX_SEND_ATTEMPTS mark it failed (returns False)."""
+        if pending.attempts >= MAX_SEND_ATTEMPTS:
+            await self.give_up(pending, error)
+            return False
+        await self._finish(pending, status="pending", values={
+            "next_attempt_at": utcnow() + wait, "lease_until": None, "last_error": error[:200]})
+        return True
+
+    async def give_up(self, pending: PendingReply, error: str) -> None:
+        await self._finish(pending, status="pending", values={
+            "status": "failed", "reply": None, "lease_until": None, "last_error": error[:200]})
+
+    async def _finish(self, pending: PendingReply, status: str, values: dict[str, Any]) -> None:
+        async with self._db.session() as session:
+            await session.exec(
+                update(OutboxEntry)
+                .where(col(OutboxEntry.id) == pending.entry_id, col(OutboxEntry.owner) == pending.owner,
+                       col(OutboxEntry.status) == status)
+                .values(**values)
+            )
+            await session.commit()
+
+    async def stored_reply(self, platform: str, in_reply_to: str) -> Reply | None:
+        """The reply stored for a message, while it is still undelivered (tests and the console)."""
+        async with self._db.session() as session:
+            entry = (await session.exec(select(OutboxEntry).where(OutboxEntry.key == reply_key(platform, in_reply_to)))).first()
+        return _REPLY.validate_python(entry.reply) if entry is not None and entry.reply else None
+
+
+def with_key(reply: Reply) -> Reply:
+    return replace(reply, delivery_key=reply_key(reply.conversation.platform, reply.in_reply_to))
