@@ -188,7 +188,8 @@ _BREAKS = (re.compile(r"\n[ \t]*\n\s*"), re.compile(r"\n\s*"), re.compile(r"(?<=
 def split_message(text: str, limit: int) -> list[str]:
     """``text`` in pieces of at most ``limit`` UTF-16 code units, broken at the best boundary available:
     paragraph, then line, then sentence, then word; a single longer word is cut (never inside a character:
-    a character wider than ``limit`` is a piece of its own). Whitespace at a break is dropped; no piece is
+    a character wider than ``limit`` is a piece of its own; never inside an HTML character reference such
+    as ``&amp;``). Whitespace at a break is dropped; no piece is
     empty. Empty text gives ``[]``."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
@@ -205,6 +206,7 @@ def _split(text: str, limit: int, level: int) -> list[str]:
     if level == len(_BREAKS):
         while text:
             head = _prefix(text, limit) or text[0]
+            head = head[:_outside_entity(text, len(head))]
             pieces.append(head)
             text = text[len(head):]
         return pieces
@@ -232,6 +234,23 @@ def _split(text: str, limit: int, level: int) -> list[str]:
     if current.strip():
         pieces.append(current)
     return pieces
+
+
+# An HTML character reference (``&amp;``, ``&#60;``): Slack mrkdwn and Telegram HTML escape with these,
+# and half of one is shown as garbage (or makes the platform refuse the text).
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_LONGEST_ENTITY = 34
+
+
+def _outside_entity(text: str, cut: int) -> int:
+    """``cut``, moved back to the start of the character reference it would fall inside (unless that
+    reference starts the text: then there is no better place within the limit)."""
+    start = text.rfind("&", max(0, cut - _LONGEST_ENTITY), cut)
+    if start > 0:
+        match = _ENTITY.match(text, start)
+        if match and match.end() > cut:
+            return start
+    return cut
 
 
 def _prefix(text: str, units: int) -> str:

@@ -115,3 +115,14 @@ def test_split_counts_like_telegram_and_discord_and_never_halves_a_character() -
 def test_shorten_marks_a_cut_label() -> None:
     assert shorten("Do you ship abroad?", 80) == "Do you ship abroad?"
     assert shorten("a" * 100, 10) == "a" * 9 + "…"
+
+
+def test_a_hard_cut_never_falls_inside_an_html_entity() -> None:
+    escaped = "&lt;" + "x" * 5 + "&amp;" * 3 + "&#128512;"
+    for limit in range(len("&#128512;"), len(escaped)):  # below that, an entity alone is too long
+        pieces = split_message(escaped, limit)
+        assert "".join(pieces) == escaped
+        for piece in pieces:
+            assert text_length(piece) <= limit
+            # Every "&" a piece holds starts a whole entity inside that piece.
+            assert all(piece[i:].split(";")[0] + ";" in piece for i, c in enumerate(piece) if c == "&"), (limit, pieces)
