@@ -1,10 +1,15 @@
-"""Slack: DMs and @mentions over Socket Mode or the HTTP Events API, replies in Block Kit, in the thread.
+"""Slack: DMs, @mentions and slash commands over Socket Mode or the HTTP Events API, replies in Block Kit.
 
-Pure functions turn Slack payloads into engine types (:func:`event_to_inbound`, :func:`click_to_turn`)
-and replies into Block Kit (:func:`reply_blocks`). :class:`SlackAdapter` wires them to slack-bolt's
-async app: events are acknowledged first and answered after the ack; a retried event reaches the
-engine again with the same message id (``channel:ts``), and the engine's durable inbox answers it
-once. The Web API client waits out HTTP 429 (``Retry-After``) and retries.
+Pure functions turn Slack payloads into engine types (:func:`event_to_inbound`, :func:`command_to_inbound`,
+:func:`click_to_turn`, :func:`desk_message`) and replies into Block Kit messages within Slack's limits
+(:func:`reply_messages`). :class:`SlackAdapter` wires them to slack-bolt's async app with
+``process_before_response``: the handler (which stores the message durably) is awaited before Slack is
+acknowledged, so an ack means "stored"; a handler that raises gets a 503 (HTTP) or no ack (Socket Mode)
+and Slack redelivers. Every other authentic request is acknowledged, also those Rapport does not act on:
+Slack retries a 404 or 5xx as if it had been lost.
+
+:meth:`SlackAdapter.send` posts every message of a reply or raises :class:`~bot.errors.DeliveryFailed`
+(permanent when Slack refused it for good, with ``retry_after`` on a long rate limit).
 """
 
 from __future__ import annotations
@@ -14,25 +19,33 @@ import html
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncBoltRequest
-from slack_sdk.errors import SlackApiError
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.rendering import RenderedReply, render, render_plain, shorten, split_message
+from adapters.rendering import RenderedReply, render, shorten, split_message
 from bot.config import SlackPlatform
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DeliveryFailed
 from bot.types import (
     Attachment,
     ConversationKey,
@@ -41,28 +54,69 @@ from bot.types import (
     FeedbackKind,
     Inbound,
     MessageHandler,
+    OutboundFile,
     Reply,
+    clean_text,
 )
 
-__all__ = ["PLATFORM", "HttpAnswer", "SlackAdapter", "click_to_turn", "event_to_inbound", "reply_blocks"]
+__all__ = [
+    "PLATFORM",
+    "DeskMessage",
+    "HttpAnswer",
+    "SlackAdapter",
+    "SlackDesk",
+    "SlackMessage",
+    "click_to_turn",
+    "command_to_inbound",
+    "delivery_failure",
+    "desk_message",
+    "event_to_inbound",
+    "reply_blocks",
+    "reply_messages",
+]
 
 PLATFORM = "slack"
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 # Message subtypes that are a person writing; everything else (edits, deletions, joins, bots) is not.
 PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
-SECTION_LIMIT = 3000  # characters in one section block
-MAX_SECTIONS = 40  # a message holds at most 50 blocks
+
+# Block Kit limits (docs.slack.dev/reference/block-kit): Slack refuses a message that passes any of them.
+SECTION_LIMIT = 3000  # characters of a section's text
+CONTEXT_ELEMENT_LIMIT = 3000  # characters of one context element's text
+CONTEXT_ELEMENTS = 10  # elements in one context block
+ACTIONS_ELEMENTS = 25  # elements in one actions block
+BLOCKS_PER_MESSAGE = 50
 BUTTON_LABEL_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
-FALLBACK_TEXT_LIMIT = 3900  # notification text; Slack truncates long `text` next to blocks anyway
+# `text` may hold 40,000 characters, but next to blocks it is only the notification: keep it short.
+FALLBACK_TEXT_LIMIT = 3000
+
 SUGGEST_ACTION = "rapport_suggest"
 FEEDBACK_ACTION = "rapport_feedback"
 FEEDBACK_BLOCK = "rapport_feedback"
 DESK_ACTION = "rapport_desk"
 SUGGESTIONS_BLOCK = "rapport_suggestions"
+# Slash commands to register in the Slack app (``/rapport forget confirm`` reaches the same commands).
+COMMANDS = ("link", "export", "forget", "rapport")
+RAPPORT_SUBCOMMANDS = frozenset({"link", "export", "forget", "help", "start"})
+
 RATE_LIMIT_RETRIES = 5
+# Waits the SDK does itself; a longer Retry-After goes back to the caller (the outbox) as retry_after.
+LONGEST_INLINE_WAIT = 3.0
+# Slack error codes that mean "try again later"; any other refusal of a well-formed call is final
+# (retrying the same request gets the same answer), among them the ones that end delivery for good.
+TRANSIENT_ERRORS = frozenset({
+    "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
+    "team_added_to_org",
+})
+GONE_ERRORS = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "account_inactive",
+    "token_revoked", "invalid_auth", "not_authed", "user_not_in_channel", "no_text", "missing_scope",
+})
+DELIVERY_MEMORY = 4096  # replies whose progress is remembered, so a retried reply does not repeat its parts
 
 log = logging.getLogger("rapport.adapters.slack")
+T = TypeVar("T")
 
 
 # --- payload → engine types ----------------------------------------------------------------------
@@ -95,7 +149,7 @@ def event_to_inbound(body: Mapping[str, Any], bot_user_id: str, home_team: str =
     if not text and not attachments:
         return None
     home = home_team or _envelope_team(body)
-    user_team = _text(event.get("user_team")) or _text(event.get("team")) or home
+    user_team = _user_team(event) or home
     external = bool(home) and user_team != home
     thread = _text(event.get("thread_ts")) or ts
     profile = _mapping(event.get("user_profile"))
@@ -115,6 +169,39 @@ def event_to_inbound(body: Mapping[str, Any], bot_user_id: str, home_team: str =
     )
 
 
+def command_to_inbound(body: Mapping[str, Any], home_team: str = "") -> Inbound | None:
+    """A slash command (``/link 4821``, ``/rapport forget confirm``) as a private Inbound with the text
+    ``/link 4821`` (``/rapport <question>`` is the question itself, a bare ``/rapport`` is ``/help``).
+    The conversation is the channel it was typed in, without a thread; None when a field is missing."""
+    command = _text(body.get("command")).strip().lower()
+    user, channel = _text(body.get("user_id")), _text(body.get("channel_id"))
+    trigger = _text(body.get("trigger_id"))
+    if not (command.startswith("/") and user and channel and trigger):
+        return None
+    argument = _text(body.get("text")).strip()
+    if command == "/rapport":
+        first = argument.split(maxsplit=1)[0].lower().lstrip("/") if argument else "help"
+        text = f"/{argument.lstrip('/')}" if first in RAPPORT_SUBCOMMANDS and argument else argument or "/help"
+    else:
+        text = f"{command} {argument}".strip()
+    team = _text(body.get("team_id"))
+    home = home_team or team
+    external = bool(home and team) and team != home
+    return Inbound(
+        platform=PLATFORM,
+        conversation=ConversationKey(PLATFORM, home, channel, ""),
+        user_id=user,
+        display_name=_text(body.get("user_name")),
+        text=text,
+        # Slack sends one trigger_id per invocation; a redelivery carries the same one.
+        message_id=f"{channel}:cmd:{trigger}",
+        external=external,
+        external_org=team if external else "",
+        private=True,
+        raw=body,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DeskMessage:
     """An agent's message in a handoff thread of the agents' channel (or a claim/resolve button)."""
@@ -127,7 +214,8 @@ class DeskMessage:
 
 def desk_message(body: Mapping[str, Any], desk_channel: str, bot_user_id: str) -> DeskMessage | None:
     """A person's reply inside a thread of the desk channel; None for anything else (top-level
-    chatter, edits, bots — including our own summaries and notes)."""
+    chatter, edits, bots — including our own summaries and notes). Who may act as an agent is the
+    adapter's check (:meth:`SlackAdapter.is_agent`), made before this."""
     event = body.get("event")
     if not desk_channel or not isinstance(event, Mapping) or event.get("type") != "message":
         return None
@@ -138,7 +226,7 @@ def desk_message(body: Mapping[str, Any], desk_channel: str, bot_user_id: str) -
     user, ts, thread = _text(event.get("user")), _text(event.get("ts")), _text(event.get("thread_ts"))
     if not (user and ts and thread) or thread == ts or user == bot_user_id:
         return None
-    text = _plain_text(event.get("text"), bot_user_id)
+    text = clean_text(_plain_text(event.get("text"), bot_user_id))
     return DeskMessage(thread, user, text, f"{desk_channel}:{ts}") if text else None
 
 
@@ -158,7 +246,7 @@ def click_to_turn(body: Mapping[str, Any], home_team: str = "") -> Inbound | Fee
         _text(message.get("thread_ts")) or _text(container.get("thread_ts"))
         or _text(message.get("ts")) or _text(container.get("message_ts"))
     )
-    user_id = _text(user.get("id"))
+    user_id = clean_text(_text(user.get("id")))
     if not (channel and thread and user_id and value and action_ts):
         return None
     home = home_team or _text(_mapping(body.get("team")).get("id"))
@@ -187,9 +275,9 @@ def click_to_turn(body: Mapping[str, Any], home_team: str = "") -> Inbound | Fee
             platform=PLATFORM,
             conversation=conversation,
             user_id=user_id,
-            in_reply_to=value,
+            in_reply_to=clean_text(value),
             kind=kind,
-            feedback_id=f"{user_id}:{action_ts}",
+            feedback_id=clean_text(f"{user_id}:{action_ts}"),
             received_at=_from_ts(action_ts),
         )
     return None
@@ -202,6 +290,11 @@ def _envelope_team(body: Mapping[str, Any]) -> str:
         if team:
             return team
     return _text(body.get("team_id"))
+
+
+def _user_team(event: Mapping[str, Any]) -> str:
+    """The sender's workspace: ``user_team`` on Slack Connect messages, else ``team``; "" when absent."""
+    return _text(event.get("user_team")) or _text(event.get("team"))
 
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
@@ -230,11 +323,15 @@ def _attachments(files: object) -> tuple[Attachment, ...]:
             name=_text(f.get("name")) or _text(f.get("title")) or "file",
             mime_type=_text(f.get("mimetype")) or "application/octet-stream",
             url=_text(f.get("url_private")),
-            size=size if isinstance(size := f.get("size"), int) else 0,
+            size=_size(f.get("size")),
         )
         for f in files
         if isinstance(f, Mapping)
     )
+
+
+def _size(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _text(value: object) -> str:
@@ -246,40 +343,81 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 
 def _from_ts(ts: str) -> datetime:
+    """A Slack ``ts`` as a time; now for one that is no time at all (``inf``, ``nan``, year 10000)."""
     try:
         return datetime.fromtimestamp(float(ts), UTC)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return datetime.now(UTC)
 
 
-# --- reply → Block Kit ---------------------------------------------------------------------------
+# --- reply → Block Kit messages ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """One chat.postMessage of a reply: Block Kit blocks and the short notification text."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def reply_messages(reply: Reply | RenderedReply) -> list[SlackMessage]:
+    """The reply as one or more Slack messages, each within Block Kit's limits: the answer in sections,
+    sources in context blocks, suggestion buttons, 👍/👎. A long answer continues in further messages
+    rather than being cut."""
+    blocks = reply_blocks(reply)
+    return [
+        SlackMessage(_fallback(chunk), chunk)
+        for chunk in (blocks[i:i + BLOCKS_PER_MESSAGE] for i in range(0, len(blocks), BLOCKS_PER_MESSAGE))
+    ]
 
 
 def reply_blocks(reply: Reply | RenderedReply) -> list[dict[str, Any]]:
-    """The reply as Block Kit: the answer, a context block with its sources, suggestion buttons, 👍/👎."""
+    """Every block of the reply, in order (:func:`reply_messages` groups them into messages)."""
     rendered = reply if isinstance(reply, RenderedReply) else render(reply)
+    # Escape first, then split: escaping lengthens the text, and a split never halves an entity.
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(piece)}}
-        for piece in split_message(rendered.body, SECTION_LIMIT)[:MAX_SECTIONS]
+        {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+        for piece in split_message(_escape(rendered.body), SECTION_LIMIT)
     ]
-    if rendered.sources:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(rendered.sources)}]})
+    blocks.extend(_context_blocks(_escape(rendered.sources)))
     if rendered.suggestions:
         blocks.append({
             "type": "actions",
             "block_id": SUGGESTIONS_BLOCK,
             "elements": [
                 _button(b.label, f"{SUGGEST_ACTION}_{b.index}", b.value[:BUTTON_VALUE_LIMIT])
-                for b in rendered.suggestions
+                for b in rendered.suggestions[:ACTIONS_ELEMENTS]
             ],
         })
-    if rendered.feedback and rendered.in_reply_to:
+    # A feedback button that cannot name the message it rates is left out.
+    if rendered.feedback and rendered.in_reply_to and len(rendered.in_reply_to) <= BUTTON_VALUE_LIMIT:
         blocks.append({
             "type": "actions",
             "block_id": FEEDBACK_BLOCK,
             "elements": [_button(b.label, f"{FEEDBACK_ACTION}_{b.value}", rendered.in_reply_to) for b in rendered.feedback],
         })
     return blocks
+
+
+def _context_blocks(escaped: str) -> list[dict[str, Any]]:
+    elements = [{"type": "mrkdwn", "text": piece} for piece in split_message(escaped, CONTEXT_ELEMENT_LIMIT)]
+    return [{"type": "context", "elements": elements[i:i + CONTEXT_ELEMENTS]}
+            for i in range(0, len(elements), CONTEXT_ELEMENTS)]
+
+
+def _fallback(blocks: Sequence[Mapping[str, Any]]) -> str:
+    """The notification text of one message: its answer and sources as they read in the blocks."""
+    parts = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    parts += [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]]
+    return _fit("\n\n".join(parts), FALLBACK_TEXT_LIMIT) or " "
+
+
+def _fit(escaped: str, limit: int) -> str:
+    """Escaped text cut to ``limit`` characters with an ellipsis, never inside an entity."""
+    if len(escaped) <= limit:
+        return escaped
+    return split_message(escaped, limit - 1)[0] + "…"
 
 
 def _button(label: str, action_id: str, value: str) -> dict[str, Any]:
@@ -301,7 +439,7 @@ def _after_click(blocks: object, block_id: str, note: str) -> list[dict[str, Any
     if not isinstance(blocks, list) or not any(isinstance(b, Mapping) and b.get("block_id") == block_id for b in blocks):
         return None
     return [
-        {"type": "context", "block_id": block_id, "elements": [{"type": "mrkdwn", "text": note}]}
+        {"type": "context", "block_id": block_id, "elements": [{"type": "mrkdwn", "text": _fit(note, CONTEXT_ELEMENT_LIMIT)}]}
         if isinstance(b, Mapping) and b.get("block_id") == block_id
         else dict(b)
         for b in blocks
@@ -309,7 +447,58 @@ def _after_click(blocks: object, block_id: str, note: str) -> list[dict[str, Any
     ]
 
 
-# --- HTTP Events API: checks before bolt sees a request --------------------------------------------
+# --- delivery errors -----------------------------------------------------------------------------
+
+
+def delivery_failure(error: Exception, what: str) -> DeliveryFailed:
+    """What a failed Web API call means for the outbox: permanent (Slack refused it for good), or
+    transient, with ``retry_after`` when Slack said how long to wait."""
+    if isinstance(error, SlackApiError):
+        status = getattr(error.response, "status_code", 0) or 0
+        data = getattr(error.response, "data", None)
+        code = _text(data.get("error")) if isinstance(data, Mapping) else ""
+        if status == 429 or code == "ratelimited":
+            return DeliveryFailed(f"{what}: rate limited by Slack", retry_after=_retry_after(error.response))
+        if status >= 500 or code in TRANSIENT_ERRORS:
+            return DeliveryFailed(f"{what}: Slack answered {status} {code}".rstrip())
+        return DeliveryFailed(f"{what}: Slack refused it ({code or status})", permanent=True)
+    # The SDK's own retry handlers already tried again: connection errors, timeouts, a failed upload POST.
+    return DeliveryFailed(f"{what}: {type(error).__name__}: {error}")
+
+
+def _retry_after(response: object) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            value = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+class _ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Waits out a 429 inside the call only when Slack asks for a short pause; a longer one is the
+    outbox's to wait (``DeliveryFailed.retry_after``), so a send never sits for minutes."""
+
+    async def _can_retry_async(self, *, state: RetryState, request: HttpRequest,
+                               response: HttpResponse | None = None, error: Exception | None = None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = _retry_after(response)
+        return wait is not None and wait <= LONGEST_INLINE_WAIT
+
+
+class _ServerErrorRetry(AsyncRetryHandler):
+    """One more try after a gateway error (the SDK's handler only knows 500 and 503)."""
+
+    async def _can_retry_async(self, *, state: RetryState, request: HttpRequest,
+                               response: HttpResponse | None = None, error: Exception | None = None) -> bool:
+        return response is not None and response.status_code in (500, 502, 503, 504)
+
+
+# --- requests: what reaches bolt -----------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,33 +511,86 @@ class HttpAnswer:
 
 
 def _parse_http_body(text: str, content_type: str) -> dict[str, Any] | None:
-    """The request the way Slack sends it (JSON events, or a form with a JSON ``payload`` for clicks);
-    None when it is not a well-formed Slack request."""
+    """The request the way Slack sends it (JSON events, a form with a JSON ``payload`` for clicks, a
+    plain form for slash commands); None when it is not a well-formed Slack request."""
     try:
         if content_type.startswith("application/x-www-form-urlencoded"):
             form = dict(parse_qsl(text, keep_blank_values=True))
-            data = json.loads(form["payload"]) if "payload" in form else form
+            if "payload" not in form:
+                return form if isinstance(form.get("command"), str) or form.get("ssl_check") == "1" else None
+            data = json.loads(form["payload"])
         else:
             data = json.loads(text)
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, RecursionError):  # RecursionError: JSON nested thousands deep
         return None
+    return data if _well_formed(data) else None
+
+
+def _well_formed(data: object) -> bool:
+    """The shape every Slack request has: an object with a ``type``, objects where Slack puts objects."""
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        return None
+        return False
     for key in ("event", "team", "user", "channel", "container", "message", "enterprise"):
         if key in data and data[key] is not None and not isinstance(data[key], dict | str):
-            return None
+            return False
     if "event" in data and not (isinstance(data["event"], dict) and isinstance(data["event"].get("type"), str)):
-        return None
+        return False
+    if "view" in data and data["view"] is not None and not isinstance(data["view"], dict):
+        return False
     authorizations = data.get("authorizations")
     if authorizations is not None and not (
         isinstance(authorizations, list) and all(isinstance(a, dict) for a in authorizations)
     ):
-        return None
-    if data["type"] == "block_actions" and not (
-        isinstance(data.get("actions"), list) and all(isinstance(a, dict) for a in data["actions"])
-    ):
-        return None
-    return data
+        return False
+    actions = data.get("actions")
+    return actions is None or (isinstance(actions, list) and all(isinstance(a, dict) for a in actions))
+
+
+_CALLBACK_TYPES = frozenset({"interactive_message", "dialog_submission", "dialog_cancellation", "dialog_suggestion",
+                             "shortcut", "message_action", "workflow_step_edit"})
+
+
+def unusable(body: Mapping[str, Any]) -> str:
+    """Why an authentic, well-formed request cannot be routed (bolt would fail on it), or "".
+
+    Such a request is acknowledged and dropped: Slack would only send it again."""
+    kind = body.get("type")
+    if "command" in body and not isinstance(body.get("command"), str):
+        return "command is not text"
+    if kind == "block_actions":
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions:
+            return "no actions"
+        if not isinstance(actions[0].get("action_id"), str):
+            return "action without an action_id"
+    if kind in _CALLBACK_TYPES and "callback_id" in body and not isinstance(body["callback_id"], str):
+        return "callback_id is not text"
+    if kind in ("view_submission", "view_closed"):
+        view = body.get("view")
+        if isinstance(view, dict) and "callback_id" in view and not isinstance(view["callback_id"], str):
+            return "view callback_id is not text"
+    if kind == "interactive_message" and "callback_id" in body and not body.get("actions"):
+        return "no actions"
+    return ""
+
+
+def _ids(body: Mapping[str, Any]) -> str:
+    """The ids of a request, for logs: never its text."""
+    event = _mapping(body.get("event"))
+    team = body.get("team_id") or _mapping(body.get("team")).get("id")
+    user = event.get("user") or _mapping(body.get("user")).get("id") or body.get("user_id")
+    channel = event.get("channel") or _mapping(body.get("channel")).get("id") or body.get("channel_id")
+    values = {"type": body.get("type") or ("command" if "command" in body else None), "event": event.get("type"),
+              "team": team, "channel": channel, "ts": event.get("ts"), "user": user}
+    return " ".join(f"{name}={_short_id(value)}" for name, value in values.items())
+
+
+def _short_id(value: object) -> str:
+    return clean_text(value[:40]).encode("ascii", "backslashreplace").decode() if isinstance(value, str) else "-"
+
+
+class _NotStored(Exception):
+    """The handler (inbox, feedback or desk) failed: Slack must not get an ack, so it redelivers."""
 
 
 # --- the adapter ---------------------------------------------------------------------------------
@@ -367,28 +609,38 @@ class SlackAdapter:
             base_url=api_base_url(settings),
             retry_handlers=[
                 AsyncConnectionErrorRetryHandler(),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-                AsyncServerErrorRetryHandler(),
+                _ShortRateLimitRetry(max_retry_count=RATE_LIMIT_RETRIES),
+                _ServerErrorRetry(),
             ],
         )
         self.app = AsyncApp(
             name="rapport",
             client=self.client,
             signing_secret=settings.signing_secret,
-            process_before_response=False,  # ack at once, answer after the ack
+            # The listener (which stores the message) runs before the ack: an ack means "stored".
+            process_before_response=True,
+            # A request no listener takes reaches _on_error, which acknowledges it (bolt would say 404).
+            raise_error_for_unhandled_request=True,
         )
         # Socket Mode needs no signing secret; without one every HTTP request is refused.
         self._verifier = SignatureVerifier(settings.signing_secret) if settings.signing_secret else None
         self._handler: MessageHandler | None = None
         self._feedback: FeedbackHandler | None = None
         self._stopped = asyncio.Event()
+        self._revoked: set[str] = set()  # workspaces that uninstalled the app or revoked its token
+        self._delivered: OrderedDict[str, int] = OrderedDict()  # delivery_key → parts Slack accepted
         self.app.event("app_mention")(self._on_event)
         self.app.event("message")(self._on_event)
+        self.app.event("app_uninstalled")(self._on_revoked)
+        self.app.event("tokens_revoked")(self._on_revoked)
         self.app.action(re.compile(rf"^({SUGGEST_ACTION}|{FEEDBACK_ACTION})_"))(self._on_click)
         self.app.action(re.compile(rf"^{DESK_ACTION}_(claim|resolve)$"))(self._on_desk_click)
-        # Set by the composition root when the agents' desk is a Slack channel.
+        self.app.command(re.compile(rf"^/({'|'.join(COMMANDS)})$"))(self._on_command)
+        # Set by the composition root when the agents' desk is a Slack channel. ``desk_agents``: the only
+        # user ids allowed to act there (handoff.agents); empty: any member of the home workspace.
         self.desk_channel = ""
         self.desk_handler: Callable[[DeskMessage], Awaitable[None]] | None = None
+        self.desk_agents: frozenset[str] = frozenset()
         self.app.error(self._on_error)
 
     @property
@@ -415,6 +667,7 @@ class SlackAdapter:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         socket = AsyncSocketModeHandler(self.app, self._settings.app_token)
+        socket.client.socket_mode_request_listeners[:] = [self._on_socket_request]
         await socket.connect_async()
         try:
             await self._stopped.wait()
@@ -424,21 +677,63 @@ class SlackAdapter:
     async def stop(self) -> None:
         self._stopped.set()
 
+    # --- sending ---
+
     async def send(self, reply: Reply) -> None:
-        """Post the reply in the conversation's thread as Block Kit, with plain text for notifications."""
-        rendered = render(reply)
-        await self.client.chat_postMessage(
-            channel=reply.conversation.channel,
-            thread_ts=reply.conversation.thread or None,
-            text=render_plain(rendered)[:FALLBACK_TEXT_LIMIT],
-            blocks=reply_blocks(rendered),
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        """Post the reply in the conversation's thread (several messages when it is long), then upload
+        its files. A private reply is ephemeral to ``recipient`` outside a DM, and its files go to their
+        DM. Returns when Slack accepted every part; raises DeliveryFailed otherwise (a retried reply with
+        the same ``delivery_key`` resumes after the parts already accepted)."""
+        conversation = reply.conversation
+        if conversation.workspace in self._revoked:
+            raise DeliveryFailed(f"the app was removed from Slack workspace {conversation.workspace}", permanent=True)
+        if reply.private and not reply.recipient:
+            raise DeliveryFailed("a private reply names no recipient; it is not posted where others read it",
+                                 permanent=True)
+        parts: list[SlackMessage | OutboundFile] = [*reply_messages(reply), *reply.files]
+        done = self._delivered.get(reply.delivery_key, 0) if reply.delivery_key else 0
+        for index in range(done, len(parts)):
+            part = parts[index]
+            try:
+                if isinstance(part, SlackMessage):
+                    await self._post(reply, part)
+                else:
+                    await self._upload(reply, part)
+            except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError, OSError) as error:
+                raise delivery_failure(error, f"slack reply {reply.delivery_key or reply.in_reply_to} "
+                                              f"part {index + 1}/{len(parts)}") from error
+            self._remember(reply.delivery_key, index + 1)
+
+    async def _post(self, reply: Reply, message: SlackMessage) -> None:
+        channel, thread = reply.conversation.channel, reply.conversation.thread or None
+        common = {"channel": channel, "text": message.text, "blocks": message.blocks, "thread_ts": thread}
+        if reply.private and not _is_direct(channel):
+            await self.client.chat_postEphemeral(user=reply.recipient, **common)
+        else:
+            await self.client.chat_postMessage(unfurl_links=False, unfurl_media=False, **common)
+
+    async def _upload(self, reply: Reply, file: OutboundFile) -> None:
+        channel, thread = reply.conversation.channel, reply.conversation.thread or None
+        if reply.private and not _is_direct(channel):
+            opened = await self.client.conversations_open(users=reply.recipient)
+            channel, thread = _text(_mapping(opened.get("channel")).get("id")), None
+        await self.client.files_upload_v2(channel=channel, thread_ts=thread, filename=file.name, title=file.name,
+                                          content=file.content)
+
+    def _remember(self, delivery_key: str, parts: int) -> None:
+        if not delivery_key:
+            return
+        self._delivered[delivery_key] = parts
+        self._delivered.move_to_end(delivery_key)
+        while len(self._delivered) > DELIVERY_MEMORY:
+            self._delivered.popitem(last=False)
+
+    # --- receiving ---
 
     async def handle_http(self, body: bytes, headers: Mapping[str, str], query: str = "") -> HttpAnswer:
-        """One POST to /slack/events: signature and timestamp checked first (401), malformed bodies
-        rejected (400), then bolt acknowledges and the answer is posted after the ack."""
+        """One POST to /slack/events: signature and timestamp checked first (401), bodies that are not
+        Slack requests rejected (400); bolt answers after the listener stored the message (200), or 503
+        when storing failed. Authentic requests Rapport does not use are acknowledged (200)."""
         if self._handler is None:
             return HttpAnswer(503, "not started", {"Retry-After": "1"})
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -448,15 +743,40 @@ class SlackAdapter:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return HttpAnswer(400, "body is not UTF-8")
-        if _parse_http_body(text, lowered.get("content-type", "")) is None:
+        parsed = _parse_http_body(text, lowered.get("content-type", ""))
+        if parsed is None:
             return HttpAnswer(400, "not a Slack event or interaction payload")
+        reason = unusable(parsed)
+        if reason:
+            log.info("dropped a Slack request: %s (%s)", reason, _ids(parsed))
+            return HttpAnswer(200)
         try:
             request = AsyncBoltRequest(body=text, query=query, headers=dict(lowered))
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
-            log.warning("rejected a malformed Slack request: %s", error)
+            log.warning("rejected a malformed Slack request: %s (%s)", type(error).__name__, _ids(parsed))
             return HttpAnswer(400, "malformed Slack payload")
         response = await self.app.async_dispatch(request)
         return HttpAnswer(response.status, response.body or "", {k: v[0] for k, v in response.headers.items() if v})
+
+    async def _on_socket_request(self, client: Any, request: Any) -> None:
+        """A Socket Mode envelope: the same checks as HTTP, then bolt; acked unless storing failed."""
+        from slack_bolt.adapter.socket_mode.async_internals import send_async_response
+        from slack_bolt.adapter.socket_mode.internals import build_headers
+
+        started, payload = time.time(), request.payload
+        reason = "not a Slack request" if not _well_formed(payload) else unusable(payload)
+        if reason:
+            log.info("dropped a Slack request: %s (%s)", reason, _ids(_mapping(payload)))
+            response = BoltResponse(status=200)
+        else:
+            try:
+                bolt_request = AsyncBoltRequest(mode="socket_mode", body=payload, headers=build_headers(request))
+            except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+                log.warning("dropped a malformed Slack request: %s (%s)", type(error).__name__, _ids(payload))
+                response = BoltResponse(status=200)
+            else:
+                response = await self.app.async_dispatch(bolt_request)
+        await send_async_response(client, request, response, started)
 
     def _signed(self, body: bytes, headers: Mapping[str, str]) -> bool:
         if self._verifier is None:
@@ -468,18 +788,47 @@ class SlackAdapter:
         except ValueError:  # a timestamp that is not a number
             return False
 
-    # listeners: bolt calls them after the ack
+    def is_agent(self, user: str, team: str, home_team: str) -> bool:
+        """Whether ``user`` of workspace ``team`` may act at the desk: a member of the home workspace
+        (never a Slack Connect guest), and one of ``desk_agents`` when that list is set."""
+        if not (user and team and home_team) or team != home_team:
+            return False
+        return not self.desk_agents or user in self.desk_agents
+
+    # listeners: bolt awaits them before it acknowledges the request
 
     async def _on_event(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
-        if self.desk_handler is not None:
-            agent_says = desk_message(body, self.desk_channel, context.bot_user_id or "")
-            if agent_says is not None:
-                await self.desk_handler(agent_says)
+        event, bot_user = _mapping(body.get("event")), context.bot_user_id or ""
+        home = _home_team(context) or _envelope_team(body)
+        if self.desk_handler is not None and self.desk_channel and _text(event.get("channel")) == self.desk_channel:
+            if not self.is_agent(_text(event.get("user")), _user_team(event), home):
+                if not (event.get("bot_id") or event.get("subtype")):
+                    log.info("ignored a message in the desk channel from a non-agent (%s)", _ids(body))
                 return
-        inbound = event_to_inbound(body, context.bot_user_id or "", _home_team(context))
+            agent_says = desk_message(body, self.desk_channel, bot_user)
+            if agent_says is not None:
+                await self._stored(self.desk_handler(agent_says))
+                return
+        inbound = event_to_inbound(body, bot_user, home)
+        if inbound is not None:
+            await self._answer(inbound)
+
+    async def _on_command(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await ack()  # an empty ack: the private answer follows as an ephemeral message (or in the DM)
+        inbound = command_to_inbound(body, _home_team(context))
         if inbound is None:
+            log.info("dropped a slash command without user, channel or trigger (%s)", _ids(body))
             return
         await self._answer(inbound)
+
+    async def _on_revoked(self, body: dict[str, Any]) -> None:
+        event = _mapping(body.get("event"))
+        if event.get("type") == "tokens_revoked" and not _mapping(event.get("tokens")).get("bot"):
+            return  # only users' tokens were revoked; Rapport posts with the bot token
+        team = _envelope_team(body)
+        if team:
+            self._revoked.add(team)
+        log.warning("slack %s for team %s: nothing more is sent there", event.get("type"), _short_id(team))
 
     async def _on_click(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
@@ -491,37 +840,70 @@ class SlackAdapter:
             await self._replace_buttons(channel, message, SUGGESTIONS_BLOCK, note)
         elif isinstance(turn, Feedback):
             if self._feedback is not None:
-                await self._feedback(turn)
+                await self._stored(self._feedback(turn))
             await self._replace_buttons(channel, message, FEEDBACK_BLOCK, "Thanks for the feedback!")
 
-    async def _on_desk_click(self, ack: Any, body: dict[str, Any]) -> None:
+    async def _on_desk_click(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        actions = body.get("actions") or [{}]
+        actions, user = body.get("actions") or [{}], _mapping(body.get("user"))
         verb = _text(actions[0].get("action_id")).rsplit("_", 1)[-1]
-        message, user = _mapping(body.get("message")), _text(_mapping(body.get("user")).get("id"))
-        thread = _text(message.get("ts"))
-        if self.desk_handler is not None and thread and user:
-            click_id = _text(body.get("trigger_id")) or f"{thread}:{user}:{verb}"
-            await self.desk_handler(DeskMessage(thread, user, verb, f"click:{click_id}"))
+        agent, thread = _text(user.get("id")), _text(_mapping(body.get("message")).get("ts"))
+        home = _home_team(context) or _text(_mapping(body.get("team")).get("id"))
+        if not self.is_agent(agent, _text(user.get("team_id")), home):
+            log.info("ignored a desk button clicked by a non-agent (%s)", _ids(body))
+            return
+        if self.desk_handler is not None and thread:
+            click_id = _text(body.get("trigger_id")) or f"{thread}:{agent}:{verb}"
+            await self._stored(self.desk_handler(DeskMessage(thread, agent, verb, f"click:{click_id}")))
 
     async def _answer(self, inbound: Inbound) -> None:
         assert self._handler is not None, "SlackAdapter used before start() or bind()"
-        reply = await self._handler(inbound)
-        if reply is not None:
+        reply = await self._stored(self._handler(inbound))
+        if reply is None:
+            return  # stored: the outbox sends the answer
+        try:
             await self.send(reply)
+        except DeliveryFailed as error:
+            # The message is stored and answered; a redelivery would not send this reply again.
+            log.error("slack reply not delivered (%s, permanent=%s): %s", _short_id(inbound.message_id),
+                      error.permanent, error.message)
+
+    @staticmethod
+    async def _stored(call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except Exception as error:
+            raise _NotStored from error
 
     async def _replace_buttons(self, channel: str, message: Mapping[str, Any], block_id: str, note: str) -> None:
         blocks = _after_click(message.get("blocks"), block_id, note)
-        if channel and blocks is not None and isinstance(message.get("ts"), str):
-            await self.client.chat_update(channel=channel, ts=message["ts"], blocks=blocks, text=_text(message.get("text")))
+        if not (channel and blocks is not None and isinstance(message.get("ts"), str)):
+            return
+        try:
+            await self.client.chat_update(channel=channel, ts=message["ts"], blocks=blocks,
+                                          text=_text(message.get("text")) or " ")
+        except SlackApiError as error:  # cosmetic: the click itself was handled
+            log.warning("could not replace the clicked buttons (channel=%s): %s", _short_id(channel),
+                        error.response.get("error"))
 
-    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
-        event = _mapping(body.get("event"))
-        log.error(
-            "slack turn failed (type=%s event=%s team=%s channel=%s ts=%s)",
-            body.get("type"), event.get("type"), body.get("team_id"), event.get("channel"), event.get("ts"),
-            exc_info=error,
-        )
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
+        """The one place a Slack request fails: a request no listener takes is acknowledged; a handler
+        that could not store the message gets a 503 (no ack in Socket Mode), so Slack redelivers it;
+        anything else is logged with the request's ids and acknowledged, since a redelivery would fail
+        the same way."""
+        if isinstance(error, BoltUnhandledRequestError):
+            log.debug("acknowledged a Slack request Rapport does not act on (%s)", _ids(body))
+            return BoltResponse(status=200)
+        if isinstance(error, _NotStored):
+            log.error("slack turn failed (%s)", _ids(body), exc_info=error.__cause__)
+            return BoltResponse(status=503, body="temporarily unavailable", headers={"Retry-After": "5"})
+        log.error("slack request failed (%s)", _ids(body), exc_info=error)
+        return BoltResponse(status=200)
+
+
+def _is_direct(channel: str) -> bool:
+    """A DM channel id: a private reply can be posted there normally."""
+    return channel.startswith("D")
 
 
 def _home_team(context: AsyncBoltContext) -> str:
@@ -543,11 +925,12 @@ class SlackDesk:
         self._channel = channel
 
     async def announce(self, handoff: Any, summary: str) -> str:
+        escaped = _escape(summary)
         response = await self._client.chat_postMessage(
             channel=self._channel,
-            text=summary[:FALLBACK_TEXT_LIMIT],
+            text=_fit(escaped, FALLBACK_TEXT_LIMIT),
             blocks=[
-                {"type": "section", "text": {"type": "mrkdwn", "text": _escape(summary)[:2900]}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": _fit(escaped, SECTION_LIMIT)}},
                 {"type": "actions", "block_id": "rapport_desk", "elements": [
                     _button("Claim", f"{DESK_ACTION}_claim", str(handoff.id)),
                     _button("Resolve", f"{DESK_ACTION}_resolve", str(handoff.id)),
@@ -563,6 +946,7 @@ class SlackDesk:
         await self._post(handoff, text)
 
     async def _post(self, handoff: Any, text: str) -> None:
+        # Escaped: a customer's "<!channel>" must not ping the agents' channel.
         if handoff.desk_ref:
             await self._client.chat_postMessage(channel=self._channel, thread_ts=handoff.desk_ref,
-                                                text=text[:FALLBACK_TEXT_LIMIT])
+                                                text=_fit(_escape(text), FALLBACK_TEXT_LIMIT))
