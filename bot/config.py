@@ -30,7 +30,7 @@ class Finding:
     """A broken rule across fields: the key (relative to the section whose validator found it), its value,
     what is wrong and the fix. A model validator has no single location, so each finding names its own."""
 
-    key: str
+    key: str  # "" for the validated field itself
     value: object
     problem: str
     fix: str
@@ -177,14 +177,17 @@ class Stores(Section):
     @classmethod
     def _known_database(cls, value: str) -> str:
         if value and not re.match(r"^(postgres|postgresql|postgresql\+asyncpg|sqlite|sqlite\+aiosqlite)://", value):
-            raise ValueError("must start with postgres://, postgresql:// or sqlite://")
+            raise broken(Finding("", value, "must start with postgres://, postgresql:// or sqlite://",
+                                 "write postgres://user:password@host:5432/dbname (DATABASE_URL), or leave it empty "
+                                 "for SQLite in the data directory"))
         return value
 
     @field_validator("chroma_url")
     @classmethod
     def _http_chroma(cls, value: str) -> str:
         if value and not re.match(r"^https?://[^/]+", value):
-            raise ValueError("must be an http:// or https:// URL of a Chroma server")
+            raise broken(Finding("", value, "must be an http:// or https:// URL of a Chroma server",
+                                 "write http://host:8000, or leave it empty for the embedded store"))
         return value
 
 
@@ -492,7 +495,7 @@ def _explain(exc: ValidationError, data: dict[str, Any]) -> list[ConfigProblem]:
         value = error.get("input", MISSING)
         kind = error["type"]
         if kind == RULE_ERROR:
-            problems.extend(ConfigProblem(".".join([*loc, f.key]), f.value, f.problem, f.fix)
+            problems.extend(ConfigProblem(".".join([*loc, f.key] if f.key else loc), f.value, f.problem, f.fix)
                             for f in error["ctx"]["findings"])
         elif kind == "extra_forbidden":
             known = _known_keys(loc[:-1])

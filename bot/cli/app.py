@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from adapters.console import PLATFORM, WORKSPACE, ConsoleAdapter, ConsoleDesk
 from bot.cli import customer, evaluate, platforms
-from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, run_async, stderr
+from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, require_services, run_async, stderr
 from bot.config import Config, config_schema, default_config_path, load_config
 from bot.customers.importer import FileReport
 from bot.errors import ConfigError
@@ -49,6 +49,7 @@ def chat(
 
 async def _chat(cfg: Config, data: Path, as_customer: str | None, json_output: bool) -> None:
     async with Runtime.open(cfg, data) as runtime:
+        await require_services(runtime)  # else an unreachable Redis fails only the first message
         if await runtime.knowledge.is_empty():
             stderr.print("First run: indexing knowledge/ …")
             _print_report(await _ingest_with_progress(runtime), quiet=True)

@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 
 from bot.config import Config, default_config_path, load_config
-from bot.errors import RapportError
-from bot.runtime import resolve_data_dir
+from bot.errors import RapportError, ServiceUnavailable, find_outage, mask_url_passwords
+from bot.runtime import Runtime, resolve_data_dir
 
 ConfigOption = Annotated[
     Path | None,
@@ -40,7 +40,9 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def reports_errors(command: Callable[..., T]) -> Callable[..., T]:
-    """Turn a RapportError into its message and fix on stderr and exit code 1; no traceback."""
+    """Turn a RapportError, or a dependency that cannot be reached (database, Redis, Chroma server), into
+    one message and its fix on stderr and exit code 1; no traceback. Anything else is a bug: its traceback
+    is what a report needs."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> T:
@@ -48,7 +50,32 @@ def reports_errors(command: Callable[..., T]) -> Callable[..., T]:
         try:
             return command(*args, **kwargs)
         except RapportError as error:
-            stderr.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+            _print_error(str(error))
+            raise typer.Exit(1) from None
+        except Exception as error:
+            outage = find_outage(error)
+            if outage is None:
+                raise
+            _print_error(f"{outage}\n  fix: {outage.fix}")
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _print_error(text: str) -> None:
+    # markup off for the text itself: a message may quote brackets from the config ("[a, b]").
+    stderr.print("[bold red]error:[/]", mask_url_passwords(text), highlight=False, soft_wrap=True)
+
+
+async def require_services(runtime: Runtime) -> None:
+    """Stop start-up with one clear error when a configured dependency is down (Redis is otherwise only
+    used, and found unreachable, by the first turn)."""
+    report = await runtime.health()
+    down = [f"{name}: {check.get('error', 'down')}" for name, check in report["checks"].items()
+            if check["status"] != "ok"]
+    if down:
+        raise ServiceUnavailable(
+            "cannot reach " + "; ".join(down),
+            fix="check stores.database_url (DATABASE_URL), stores.redis_url (REDIS_URL) and stores.chroma_url, and "
+                "that those servers are running; leave a URL empty for the embedded default",
+        )

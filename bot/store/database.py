@@ -91,6 +91,7 @@ class Database:
                 f"cannot connect to the database at {self.safe_url} ({type(error).__name__}: {error})",
                 fix="check DATABASE_URL (or stores.database_url): host, port, user, password and database name, "
                     "and that the server is running; leave it empty for the embedded SQLite",
+                service="the database",
             ) from error
 
     async def close(self) -> None:
