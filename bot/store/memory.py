@@ -4,42 +4,92 @@ Writes leave the turn's path: ``remember`` queues the vector and a background ta
 upserts queued vectors in batches (one Chroma write costs ~10 ms; a batch of fifty,
 little more). The SQL turn stays the durable record; ``rapport ingest --reindex``
 rebuilds memories from it.
+
+The vector store holds no customer text and no platform id: a vector's id is an opaque key
+of its SQL row (``turn-<row id>``, ``ticket-<digest>``), it has no document, and its metadata
+is the customer id, the time, a mention count and a digest of the conversation. Chroma keeps
+what it was given in its own files (its write-ahead queue, free pages) long after a delete,
+so what it is never given cannot outlive a /forget. Texts are read from SQL, this customer's
+rows only, when a memory is recalled or exported.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy import String, cast, literal, union_all
+from sqlmodel import col, select
 
+from bot.store.database import Database
+from bot.store.tables import ForgottenCustomer, Ticket, Turn, as_utc, utcnow
 from bot.store.vectors import VectorCollection
 
 MEMORIES = "memories"  # collection names: memories-<shards>-<shard>
 COMPACT_EVERY = 50  # writes per customer between checks of their memory count
 DUPLICATE_SIMILARITY = 0.95  # cosine; "where is my order?" twice is one memory mentioned twice
+_TURN, _TICKET = "turn", "ticket"
 log = logging.getLogger("rapport.memory")
 
 
 @dataclass(frozen=True, slots=True)
 class Memory:
     text: str
-    conversation: str
+    conversation: str  # an opaque digest of the conversation it was said in
     at: str
     similarity: float
+    mentions: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+def turn_source(turn_id: int) -> str:
+    """The source key of a customer turn stored in SQL with this row id."""
+    return f"{_TURN}:{turn_id}"
+
+
+def ticket_source(ticket_id: str) -> str:
+    """The source key of a helpdesk ticket (its ``ticket_id``)."""
+    return f"{_TICKET}:{ticket_id}"
+
+
+def vector_id(source: str) -> str:
+    """The id a memory is stored under: names its SQL row, says nothing about the customer.
+
+    A turn's row id is already opaque; a ticket's helpdesk id is hashed. Anything else is a
+    programming error (e.g. the old ``turn:<platform>:<message id>`` form, which embedded platform ids).
+    """
+    kind, _, ref = source.partition(":")
+    if kind == _TURN and ref.isdigit():
+        return f"{_TURN}-{ref}"
+    if kind == _TICKET and ref:
+        return f"{_TICKET}-{_digest(ref)}"
+    raise ValueError(f"not a memory source key: {source!r} (use turn_source(row id) or ticket_source(ticket id))")
+
+
+def conversation_digest(conversation: str) -> str:
+    """Memories are grouped by conversation without naming it: its key holds channel and chat ids."""
+    return _digest(conversation)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # compared by identity: it holds an array
 class _Pending:
-    memory_id: str
+    vector_id: str
     customer_id: int
-    text: str
     embedding: np.ndarray
-    conversation: str
+    conversation: str  # digest
     at: datetime
+    # The customer record this memory belongs to existed since then: a tombstone written later
+    # means that record was forgotten (SQLite may hand its id to a newer customer afterwards).
+    since: datetime
 
 
 def shard_names(shards: int) -> list[str]:
@@ -53,10 +103,20 @@ class CustomerMemory:
     100,000 vectors, 2.5 ms at 1,600 on our CI machine), so each customer's memories live
     in the shard ``customer_id % shards`` and a recall searches that shard only — still
     with the customer filter inside the query.
+
+    ``database`` holds the texts (turns and tickets) and the tombstones of forgotten customers.
+    Without it (a test of the importer alone) memories are written but recalled without text.
     """
 
-    def __init__(self, shards: list[VectorCollection], max_batch: int = 256, max_per_customer: int = 1000) -> None:
-        self._shards = shards
+    def __init__(
+        self,
+        shards: list[VectorCollection] | VectorCollection,
+        database: Database | None = None,
+        max_batch: int = 256,
+        max_per_customer: int = 1000,
+    ) -> None:
+        self._shards = shards if isinstance(shards, list) else [shards]
+        self._db = database
         self._cap = max_per_customer
         self._writes: dict[int, int] = {}
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -64,12 +124,28 @@ class CustomerMemory:
         self._writer: asyncio.Task[None] | None = None
 
     def remember(
-        self, customer_id: int, memory_id: str, text: str, embedding: np.ndarray, conversation: str, at: datetime
+        self,
+        customer_id: int,
+        source: str,
+        text: str,
+        embedding: np.ndarray,
+        conversation: str,
+        at: datetime,
+        customer_since: datetime | None = None,
     ) -> None:
-        """Queue one memory for writing; ``flush`` waits until every queued memory is stored."""
+        """Queue one memory for writing; ``flush`` waits until every queued memory is stored.
+
+        ``source`` names the SQL row holding the text (:func:`turn_source`, :func:`ticket_source`);
+        ``text`` itself is not stored anywhere here. ``customer_since`` is when the customer record
+        was created (unknown: now), so a memory of a record forgotten meanwhile is dropped.
+        """
+        del text  # kept in the signature for callers that have it at hand; the store never sees it
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name="memory-writer")
-        self._queue.put_nowait(_Pending(memory_id, customer_id, text, embedding, conversation, at))
+        since = as_utc(customer_since) if customer_since else utcnow()
+        self._queue.put_nowait(
+            _Pending(vector_id(source), customer_id, embedding, conversation_digest(conversation), at, since)
+        )
 
     def shard(self, customer_id: int) -> VectorCollection:
         return self._shards[customer_id % len(self._shards)]
@@ -81,25 +157,7 @@ class CustomerMemory:
                 batch.append(self._queue.get_nowait())
             taken = len(batch)  # the merge below may shrink the batch; the queue counts what was taken
             try:
-                ids, counts = await self._merge_near_duplicates(batch)
-                by_shard: dict[int, list[int]] = {}
-                for index, pending in enumerate(batch):
-                    by_shard.setdefault(pending.customer_id % len(self._shards), []).append(index)
-                for shard, indexes in by_shard.items():
-                    await self._shards[shard].upsert(
-                        ids=[ids[i] for i in indexes],
-                        embeddings=np.stack([batch[i].embedding for i in indexes]),
-                        documents=[batch[i].text for i in indexes],
-                        metadatas=[
-                            {"customer_id": batch[i].customer_id, "conversation": batch[i].conversation,
-                             "at": batch[i].at.isoformat(), "mentions": counts[i]}
-                            for i in indexes
-                        ],
-                    )
-                for customer_id in {p.customer_id for p in batch}:
-                    self._writes[customer_id] = self._writes.get(customer_id, 0) + 1
-                    if self._writes[customer_id] % COMPACT_EVERY == 0:
-                        await self.compact(customer_id)
+                await self._write(batch)
             except Exception:
                 # The turns are safe in SQL; a reindex restores these vectors.
                 log.exception("could not store %d memories", len(batch))
@@ -107,29 +165,82 @@ class CustomerMemory:
                 for _ in range(taken):
                     self._queue.task_done()
 
-    async def _merge_near_duplicates(self, batch: list[_Pending]) -> tuple[list[str], list[int]]:
-        """Ids to write: a memory nearly identical to one this customer already has replaces it
-        (keeping the newest wording and counting mentions) instead of piling up beside it."""
-        ids, counts = [], []
-        for pending in batch:
-            if pending.memory_id.startswith("ticket:"):  # tickets keep their own identity
-                ids.append(pending.memory_id)
-                counts.append(1)
-                continue
-            hits = await self.shard(pending.customer_id).query(
-                pending.embedding, 1, where={"customer_id": pending.customer_id}
+    async def _write(self, batch: list[_Pending]) -> None:
+        batch[:] = [p for p in batch if p not in await self._forgotten(batch)]
+        if not batch:
+            return
+        ids, counts, replaced = await self._merge_near_duplicates(batch)
+        by_shard: dict[int, list[int]] = {}
+        for index, pending in enumerate(batch):
+            by_shard.setdefault(pending.customer_id % len(self._shards), []).append(index)
+        for shard, indexes in by_shard.items():
+            await self._shards[shard].upsert(
+                ids=[ids[i] for i in indexes],
+                embeddings=np.stack([batch[i].embedding for i in indexes]),
+                documents=None,
+                metadatas=[
+                    {"customer_id": batch[i].customer_id, "conversation": batch[i].conversation,
+                     "at": batch[i].at.isoformat(), "mentions": counts[i]}
+                    for i in indexes
+                ],
             )
-            if hits and hits[0].similarity >= DUPLICATE_SIMILARITY and not hits[0].id.startswith("ticket:"):
-                ids.append(hits[0].id)
-                counts.append(int(hits[0].metadata.get("mentions", 1)) + 1)
-            else:
-                ids.append(pending.memory_id)
-                counts.append(1)
-        # Two near-duplicates in one batch resolve to the same id: keep the later one only.
-        last = {memory_id: i for i, memory_id in enumerate(ids)}
+        for shard, old_id in replaced:
+            await self._shards[shard].delete(ids=[old_id])
+        # Checked again after the write: a forget that ran while this batch was being written has
+        # deleted before these vectors landed, so they are removed here (the forget committed its
+        # tombstone before deleting vectors, hence this check cannot miss it).
+        late = await self._forgotten(batch)
+        for index, pending in enumerate(batch):
+            if pending in late:
+                await self.shard(pending.customer_id).delete(ids=[ids[index]])
+        for customer_id in {p.customer_id for p in batch if p not in late}:
+            self._writes[customer_id] = self._writes.get(customer_id, 0) + 1
+            if self._writes[customer_id] % COMPACT_EVERY == 0:
+                await self.compact(customer_id)
+
+    async def _forgotten(self, batch: Sequence[_Pending]) -> list[_Pending]:
+        """The pending memories whose customer record was forgotten after it came to be."""
+        if self._db is None or not batch:
+            return []
+        async with self._db.session() as session:
+            rows = (
+                await session.exec(
+                    select(ForgottenCustomer.customer_id, ForgottenCustomer.forgotten_at)
+                    .where(col(ForgottenCustomer.customer_id).in_({p.customer_id for p in batch}))
+                )
+            ).all()
+        tombstones = {customer_id: as_utc(at) for customer_id, at in rows}
+        return [p for p in batch if p.customer_id in tombstones and tombstones[p.customer_id] >= p.since]
+
+    async def _merge_near_duplicates(
+        self, batch: list[_Pending]
+    ) -> tuple[list[str], list[int], list[tuple[int, str]]]:
+        """Ids to write: a memory nearly identical to one this customer already has replaces it
+        (the newest wording's row, the mentions counted on) instead of piling up beside it.
+        Returns the ids, mention counts, and the (shard, id) of the vectors replaced."""
+        ids, counts, slots = [], [], []
+        for pending in batch:
+            own = pending.vector_id
+            slot, count = own, 1
+            if not own.startswith(_TICKET):  # tickets keep their own identity
+                hits = await self.shard(pending.customer_id).query(
+                    pending.embedding, 1, where={"customer_id": pending.customer_id}
+                )
+                if hits and hits[0].similarity >= DUPLICATE_SIMILARITY and not hits[0].id.startswith(_TICKET):
+                    slot = hits[0].id
+                    mentions = int(hits[0].metadata.get("mentions", 1))
+                    count = mentions if slot == own else mentions + 1  # the same turn again is no new mention
+            ids.append(own)
+            counts.append(count)
+            slots.append(slot)
+        # Two near-duplicates in one batch resolve to the same slot: keep the later one only.
+        last = {slot: i for i, slot in enumerate(slots)}
         keep = sorted(last.values())
+        written = {ids[i] for i in keep}
+        replaced = [(batch[i].customer_id % len(self._shards), slots[i]) for i in keep
+                    if slots[i] != ids[i] and slots[i] not in written]
         batch[:] = [batch[i] for i in keep]
-        return [ids[i] for i in keep], [counts[i] for i in keep]
+        return [ids[i] for i in keep], [counts[i] for i in keep], replaced
 
     async def compact(self, customer_id: int) -> int:
         """Keep at most ``max_per_customer`` memories for one customer, dropping the oldest.
@@ -158,18 +269,57 @@ class CustomerMemory:
                 await self._writer
 
     async def recall(self, customer_id: int, embedding: np.ndarray, limit: int) -> list[Memory]:
-        """The ``limit`` memories of this customer nearest to ``embedding``.
+        """The ``limit`` memories of this customer nearest to ``embedding``, with their texts.
 
         The customer filter runs inside the vector store's query, so another customer's
-        memory is never a candidate, not even one that is dropped afterwards.
+        memory is never a candidate; the texts are then read in one SQL query restricted to
+        this customer's rows. A vector whose row is gone is no memory.
         """
         hits = await self.shard(customer_id).query(embedding, limit, where={"customer_id": customer_id})
+        texts = await self.texts(customer_id, [h.id for h in hits])
         return [
-            Memory(h.document, str(h.metadata.get("conversation", "")), str(h.metadata.get("at", "")), h.similarity)
-            for h in hits
+            Memory(texts[h.id], str(h.metadata.get("conversation", "")), str(h.metadata.get("at", "")),
+                   h.similarity, int(h.metadata.get("mentions", 1)))
+            for h in hits if h.id in texts
         ]
 
+    async def texts(self, customer_id: int, ids: Sequence[str]) -> dict[str, str]:
+        """Vector id → the text of its SQL row, for this customer's rows only (one query)."""
+        refs = [i.removeprefix(f"{_TURN}-") for i in ids if i.startswith(f"{_TURN}-")]
+        turn_ids = [int(ref) for ref in refs if ref.isdigit()]
+        wants_tickets = any(i.startswith(f"{_TICKET}-") for i in ids)
+        if self._db is None or not (turn_ids or wants_tickets):
+            return {}
+        parts = []
+        if turn_ids:
+            parts.append(
+                select(literal(_TURN), cast(Turn.id, String), Turn.text)
+                .where(Turn.customer_id == customer_id, col(Turn.id).in_(turn_ids))
+            )
+        if wants_tickets:
+            # A customer has a handful of tickets; their ids are hashed in the vector store, so match here.
+            parts.append(
+                select(literal(_TICKET), Ticket.ticket_id, Ticket.subject + ". " + Ticket.body)
+                .where(Ticket.customer_id == customer_id)
+            )
+        query = parts[0] if len(parts) == 1 else union_all(*parts)
+        async with self._db.session() as session:
+            rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+        found = {}
+        for kind, ref, text in rows:
+            found[f"{_TURN}-{ref}" if kind == _TURN else vector_id(ticket_source(ref))] = text
+        return {i: found[i] for i in ids if i in found}
+
+    async def export(self, customer_id: int) -> list[dict[str, object]]:
+        """Every memory of this customer with its text (from SQL), including ones still queued."""
+        await self.flush()
+        shard = self.shard(customer_id)
+        found = await shard.metadatas({"customer_id": customer_id})
+        texts = await self.texts(customer_id, list(found))
+        return [{"id": i, "collection": shard.name, "text": texts.get(i, ""), **meta} for i, meta in found.items()]
+
     async def forget(self, customer_id: int) -> None:
+        """Delete this customer's vectors, after every memory queued so far has been written or dropped."""
         await self.flush()
         await self.shard(customer_id).delete(where={"customer_id": customer_id})
 
@@ -184,7 +334,7 @@ class CustomerMemory:
             await target.upsert(
                 ids=[r[0] for r in rows],
                 embeddings=np.stack([r[1] for r in rows]),
-                documents=[r[2] for r in rows],
+                documents=None,
                 metadatas=[{**r[3], "customer_id": new_customer_id} for r in rows],
             )
             await source.delete(ids=[r[0] for r in rows])

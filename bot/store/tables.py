@@ -224,3 +224,49 @@ class IdentityLink(SQLModel, table=True):
     platform_user_id: str = Field(max_length=128)
     method: str = Field(max_length=32)  # one-time-code | email
     created_at: datetime = _when()
+
+
+class LinkCodeOrigin(SQLModel, table=True):
+    """Where a link code was issued (platform and workspace): it is redeemable only elsewhere, so a code
+    someone else read in that workspace cannot link their account to the issuer's."""
+
+    __tablename__ = "link_code_origin"
+
+    link_code_id: int = Field(primary_key=True, foreign_key="link_code.id", ondelete="CASCADE")
+    platform: str = Field(max_length=32)
+    workspace: str = Field(default="", max_length=128)
+
+
+class LinkAttempt(SQLModel, table=True):
+    """Link codes presented by one platform account, for the lock-out after too many misses.
+
+    Keyed by a digest of (platform, workspace, user id), never the id itself: these rows outlive a
+    /forget on purpose (forgetting must not reset a lock-out) and then name nobody.
+    """
+
+    __tablename__ = "link_attempt"
+
+    account: str = Field(primary_key=True, max_length=64)
+    misses: int = 0
+    window_started_at: datetime = _when()
+    locked_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class ForgetRequest(SQLModel, table=True):
+    """A customer asked to be forgotten and was warned; a confirmation from any of their conversations
+    within the window carries it out (a Slack DM gives every top-level message its own thread)."""
+
+    __tablename__ = "forget_request"
+
+    customer_id: int = Field(primary_key=True, foreign_key="customer.id", ondelete="CASCADE")
+    requested_at: datetime = _when()
+
+
+class ForgottenCustomer(SQLModel, table=True):
+    """Tombstone of a forgotten customer id: a memory or turn of that customer still in flight when the
+    forget ran is dropped instead of written after the delete. Holds a number and a time, nothing else."""
+
+    __tablename__ = "forgotten_customer"
+
+    customer_id: int = Field(primary_key=True)
+    forgotten_at: datetime = _when()

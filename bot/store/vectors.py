@@ -37,15 +37,21 @@ class VectorCollection:
         self.name: str = collection.name
 
     async def upsert(
-        self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str], metadatas: Sequence[Metadata]
+        self,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        documents: Sequence[str] | None,
+        metadatas: Sequence[Metadata],
     ) -> None:
+        """Write vectors. ``documents=None`` stores none: customer memories keep their text in SQL only,
+        because Chroma keeps every document it was given in its files long after a delete."""
         if len(ids) == 0:
             return
         await asyncio.to_thread(
             self._collection.upsert,
             ids=list(ids),
             embeddings=np.asarray(embeddings, dtype=np.float32),
-            documents=list(documents),
+            documents=list(documents) if documents is not None else None,
             metadatas=[dict(m) for m in metadatas],
         )
 
