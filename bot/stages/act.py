@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.customers.linking import IdentityLinker
+from bot.customers.linking import IdentityLinker, Presenter
 from bot.customers.privacy import PrivacyDesk
 from bot.stages.decide import Action, Decision
 from bot.stages.recall import Context
 from bot.stages.understand import Understanding
 from bot.store.customers import CustomerDirectory
-from bot.store.tables import Customer, as_utc, utcnow
+from bot.store.tables import Customer
 from bot.store.feedback import FeedbackLog
 from bot.types import Feedback, FeedbackKind, Inbound, OutboundFile
 
@@ -52,23 +52,28 @@ class Act:
         command = understanding.command
         match decision.action:
             case Action.LINK if command is not None and command.argument:
-                result = await self._linker.redeem(command.argument, customer.id, inbound.platform, inbound.user_id)
+                presenter = Presenter(customer.id, inbound.platform, inbound.conversation.workspace, inbound.user_id)
+                result = await self._linker.redeem(command.argument, presenter)
                 if not result.linked:
                     return Outcome(customer, link_problem=result.reason)
                 merged = await self._directory.get(result.customer_id) if result.customer_id else None
                 return Outcome(merged or customer, linked=True)
             case Action.LINK:
-                return Outcome(customer, link_code=await self._linker.issue(customer.id))
+                code = await self._linker.issue(customer.id, inbound.platform, inbound.conversation.workspace)
+                return Outcome(customer, link_code=code)
             case Action.EXPORT:
                 data = await self._privacy.export(customer.id)
                 content = json.dumps(data, indent=2, ensure_ascii=False, default=str)
                 return Outcome(customer, export=OutboundFile(f"rapport-export-{customer.id}.json", content))
             case Action.FORGET if command is not None and command.argument.lower() == "confirm":
-                if not _forget_was_requested(context):
+                # Asked for in any conversation of this customer: a Slack DM makes each message its own thread.
+                if not await self._privacy.forget_requested(customer.id, FORGET_CONFIRM_WINDOW):
+                    await self._privacy.request_forget(customer.id)  # the reply is the warning: confirm again
                     return Outcome(customer, forget_pending=True)
                 await self._privacy.forget(customer.id)
                 return Outcome(None, forgotten=True)
             case Action.FORGET:
+                await self._privacy.request_forget(customer.id)
                 return Outcome(customer, forget_pending=True)
             case Action.CSAT if command is not None and command.argument[:1] in "12345" and command.argument:
                 score = int(command.argument[0])
@@ -79,10 +84,3 @@ class Act:
             case _:
                 return Outcome(customer)
 
-
-def _forget_was_requested(context: Context) -> bool:
-    """A plain /forget in this conversation within the last ten minutes, answered with the warning."""
-    for turn in reversed(context.recent_turns):
-        if turn.role == "customer" and turn.action == Action.FORGET.value and turn.text.strip().lower() == "/forget":
-            return utcnow() - as_utc(turn.created_at) <= FORGET_CONFIRM_WINDOW
-    return False

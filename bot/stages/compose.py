@@ -18,6 +18,8 @@ from bot.types import HandoffNotice, Inbound, Recommendation, Reply, SentimentLa
 
 RELATED_MIN_SIMILARITY = 0.4
 ORDER_SOURCE = Source(title="Your order history", section="", path="orders", score=1.0)
+# Replies about the customer's account (codes, results, exports, deletions) go to the asker only.
+_ACCOUNT_ACTIONS = frozenset({Action.LINK, Action.EXPORT, Action.FORGET})
 
 
 class Composer(Protocol):
@@ -129,6 +131,9 @@ class OfflineComposer:
             files=files,
             intent=understanding.intent.label,
             intent_confidence=understanding.intent.confidence,
+            # A link code, an export, a forget warning: for the asker's eyes only, even in a shared channel.
+            private=decision.action in _ACCOUNT_ACTIONS,
+            recipient=inbound.user_id if decision.action in _ACCOUNT_ACTIONS else "",
         )
 
     def _answer(self, hit: KnowledgeHit, customer: Customer, tone: Tone, fill: dict[str, str]) -> str:

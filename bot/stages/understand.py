@@ -33,6 +33,14 @@ _RECOMMENDATION = re.compile(
     re.I,
 )
 _COMMAND = re.compile(r"^\s*/(link|start|export|forget|help|csat)\b\s*(.*)$", re.I | re.S)
+# In a direct message the account commands may be typed without the slash, but only as these exact
+# words: "I forget my password" or "link to the manual" stay sentences.
+_BARE_COMMAND = re.compile(
+    r"^\s*(?:(link)(?:\s+([A-Z0-9]{4}-?[A-Z0-9]{4}))?|(export)|(forget)(?:\s+(confirm))?)\s*$", re.I
+)
+# The confirmation button's words (a suggestion click sends its text), anywhere.
+_CONFIRM_FORGET = re.compile(r"^\s*yes,?\s+delete\s+everything[.!]?\s*$", re.I)
+DM_WORKSPACE_DISCORD = "@me"  # adapters/discord.py: DMs have no guild
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +91,7 @@ class Understand:
             asks_order_status=bool(_ORDER_STATUS.search(text)) or intent.label == "order_status",
             mentions_order=bool(_ORDER_MENTION.search(text)),
             asks_recommendation=bool(_RECOMMENDATION.search(text)) or intent.label == "product_search",
-            command=_command(text),
+            command=_command(text, direct=is_direct_message(inbound)),
             preferences=stated_preferences(text),
             intent=intent,
         )
@@ -93,6 +101,34 @@ class Understand:
         return embedding, self._scorer.score_embedding(text, embedding), self._router.route(text, embedding)
 
 
-def _command(text: str) -> Command | None:
+def _command(text: str, direct: bool = False) -> Command | None:
     match = _COMMAND.match(text)
-    return Command(match.group(1).lower(), match.group(2).strip()) if match else None
+    if match:
+        return Command(match.group(1).lower(), match.group(2).strip())
+    if _CONFIRM_FORGET.match(text):
+        return Command("forget", "confirm")
+    bare = _BARE_COMMAND.match(text) if direct else None
+    if bare is None:
+        return None
+    link, code, export, forget, confirm = bare.groups()
+    if link:
+        return Command("link", (code or "").upper())
+    if export:
+        return Command("export", "")
+    return Command("forget", (confirm or "").lower()) if forget else None
+
+
+def is_direct_message(inbound: Inbound) -> bool:
+    """Whether the message was written one to one with the bot, from how each adapter keys conversations:
+    Slack DM channel ids start with "D"; a Telegram private chat's id is the user's id (the console keys
+    its sessions the same way); a Discord DM has no guild. Anything else counts as shared."""
+    key = inbound.conversation
+    match inbound.platform:
+        case "slack":
+            return key.channel.startswith("D")
+        case "discord":
+            return key.workspace == DM_WORKSPACE_DISCORD
+        case "telegram" | "console":
+            return key.channel == inbound.user_id
+        case _:
+            return False

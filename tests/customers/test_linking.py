@@ -68,7 +68,7 @@ async def test_one_code_entered_twice_at_once_links_only_one_account(sampled: Ru
     import asyncio
 
     ana = await sampled.customers.find("C-1001")
-    code = await sampled.engine.act._linker.issue(ana.id)  # noqa: SLF001
+    code = await sampled.engine.act._linker.issue(ana.id, "slack", "W")  # noqa: SLF001
     results = await asyncio.gather(
         sampled.engine.handle(message("telegram", "501", f"/link {code}", 1)),
         sampled.engine.handle(message("discord", "502", f"/link {code}", 1)),

@@ -59,7 +59,8 @@ async def test_forget_leaves_no_row_and_no_vector_that_mentions_the_customer(sam
 
 
 async def test_forget_in_chat_asks_first_then_deletes(sampled: Runtime) -> None:
-    adapter = RecordingAdapter(sampled.engine.handle)
+    # Through the delivery, as the terminal does: each reply is marked delivered, so the outbox keeps no body.
+    adapter = RecordingAdapter(sampled.delivery.answer_inline)
     await adapter.say("I ordered a tent, my name is on it", user="U-zed", name="Zed Quill")
     early = await adapter.say("/forget confirm", user="U-zed", name="Zed Quill")
     assert early is not None and "To confirm, send /forget confirm" in early.text  # no request yet: ask
