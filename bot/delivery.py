@@ -23,7 +23,7 @@ from datetime import timedelta
 from bot.engine import Engine
 from bot.errors import DeliveryFailed
 from bot.store.inbox import Arrival
-from bot.store.outbox import Outbox, PendingReply
+from bot.store.outbox import Outbox, PendingReply, reply_key
 from bot.types import ConversationKey, Inbound, Reply
 
 Send = Callable[[Reply], Awaitable[None]]
@@ -69,6 +69,7 @@ class Delivery:
         arrival = await self._engine.receive(inbound)
         if arrival is Arrival.FINISHED:
             # A redelivery of an answered message: resend its reply only if it never got through.
+            await self._outbox.hurry(reply_key(inbound.platform, inbound.message_id))
             self._spawn(self.deliver(inbound.conversation))
         else:
             self._spawn(self._answer(inbound.conversation))

@@ -8,12 +8,16 @@ so a Slack retry reaching another process still waits for the first turn to fini
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-# A turn that holds a lock longer than this is assumed dead; its lock expires.
-LOCK_TIMEOUT_SECONDS = 60
+# A Redis lock lives this long unless its holder extends it (every third of it, while the turn runs):
+# a process killed mid-turn frees its conversations within seconds, not after a minute.
+LOCK_TTL_SECONDS = 10
+# How long a turn waits for its conversation before it fails (and its message is retried).
+LOCK_WAIT_SECONDS = 60
 
 
 class ConversationLocks:
@@ -45,7 +49,12 @@ class ConversationLocks:
 
 class RedisConversationLocks(ConversationLocks):
     """A Redis lock per conversation across processes, under the in-process lock (which keeps
-    this process's own turns from polling Redis against each other)."""
+    this process's own turns from polling Redis against each other).
+
+    The lock only keeps two processes from running one conversation at once. The order of its turns
+    does not depend on who wins it: whoever holds it runs the conversation's queue in the inbox
+    oldest first (``Inbox.lease_next``), so a spin lock's unfairness cannot reorder a burst.
+    """
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -56,13 +65,25 @@ class RedisConversationLocks(ConversationLocks):
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
         async with super().hold(key):
-            lock = self._redis.lock(f"rapport:conversation:{key}", timeout=LOCK_TIMEOUT_SECONDS,
-                                    blocking_timeout=LOCK_TIMEOUT_SECONDS)
+            lock = self._redis.lock(f"rapport:conversation:{key}", timeout=LOCK_TTL_SECONDS,
+                                    blocking_timeout=LOCK_WAIT_SECONDS, sleep=0.02)
             async with lock:
-                yield
+                keeper = asyncio.create_task(_keep_alive(lock), name="redis-lock-keeper")
+                try:
+                    yield
+                finally:
+                    keeper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await keeper
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+async def _keep_alive(lock: Any) -> None:
+    while True:
+        await asyncio.sleep(LOCK_TTL_SECONDS / 3)
+        await lock.reacquire()
 
 
 def conversation_locks(redis_url: str) -> ConversationLocks:

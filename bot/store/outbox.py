@@ -85,6 +85,14 @@ class Outbox:
         async with self._db.session() as session:
             return [(key, where) for key, where in (await session.exec(query)).all()]
 
+    async def hurry(self, key: str) -> None:
+        """The platform sent the message again: an undelivered reply to it is due now, whatever wait
+        an earlier failure set."""
+        async with self._db.session() as session:
+            await session.exec(update(OutboxEntry).where(col(OutboxEntry.key) == key, col(OutboxEntry.status) == "pending")
+                               .values(next_attempt_at=utcnow()).execution_options(synchronize_session=False))
+            await session.commit()
+
     async def delivered(self, pending: PendingReply) -> None:
         await self._finish(pending, status="pending", values={"status": "delivered", "reply": None,
                                                               "delivered_at": utcnow(), "lease_until": None})
