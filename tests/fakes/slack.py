@@ -3,6 +3,10 @@
 Point the real ``AsyncWebClient`` at ``fake.api_url`` (``platforms.slack.api_base_url``).
 ``apps.connections.open`` hands out the fake's own websocket, where :meth:`FakeSlack.push_event`
 delivers Events API envelopes the way Socket Mode does and records the client's acks.
+
+Like real Slack, the fake refuses messages past Block Kit's limits (``invalid_blocks``, ``msg_too_long``),
+and serves the three steps of ``files_upload_v2`` (the upload URL points back at the fake; the bytes
+received are in :attr:`FakeSlack.uploads`). :meth:`FakeSlack.fail` makes a method answer with an error.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import itertools
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,12 +35,75 @@ BOT_TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-test"
 
 
+# Block Kit limits real Slack enforces (docs.slack.dev/reference/block-kit).
+MAX_BLOCKS = 50
+MAX_TEXT = 40_000
+MAX_SECTION_TEXT = 3000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_CONTEXT_TEXT = 3000
+MAX_ACTIONS_ELEMENTS = 25
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ID = 255
+POSTING = ("chat.postMessage", "chat.postEphemeral", "chat.update")
+
+
+def block_kit_problem(params: dict[str, Any]) -> str:
+    """The error real Slack answers for these message parameters, or "" when it would accept them."""
+    text, blocks = params.get("text"), params.get("blocks")
+    if isinstance(text, str) and len(text) > MAX_TEXT:
+        return "msg_too_long"
+    if not text and not blocks:
+        return "no_text"
+    if blocks is None:
+        return ""
+    if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
+        return "invalid_blocks"
+    block_ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id")]
+    if len(block_ids) != len(set(block_ids)) or any(len(i) > MAX_ID for i in block_ids):
+        return "invalid_blocks"
+    return "" if all(isinstance(b, dict) and _block_ok(b) for b in blocks) else "invalid_blocks"
+
+
+def _block_ok(block: dict[str, Any]) -> bool:
+    elements = block.get("elements") or []
+    match block.get("type"):
+        case "section":
+            return 0 < len(block.get("text", {}).get("text", "")) <= MAX_SECTION_TEXT
+        case "context":
+            return 0 < len(elements) <= MAX_CONTEXT_ELEMENTS and all(
+                0 < len(e.get("text", "")) <= MAX_CONTEXT_TEXT for e in elements)
+        case "actions":
+            return 0 < len(elements) <= MAX_ACTIONS_ELEMENTS and all(_button_ok(e) for e in elements)
+    return True
+
+
+def _button_ok(element: dict[str, Any]) -> bool:
+    if element.get("type") != "button":
+        return True
+    return (0 < len(element.get("text", {}).get("text", "")) <= MAX_BUTTON_TEXT
+            and len(element.get("value", "")) <= MAX_BUTTON_VALUE
+            and 0 < len(element.get("action_id", "")) <= MAX_ID)
+
+
+@dataclass
+class Failure:
+    """How the next calls of one method fail: HTTP ``status`` with Slack ``error`` (and Retry-After)."""
+
+    times: int
+    status: int
+    error: str
+    retry_after: str | None
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self.log = CallLog()
         self.acks: list[str] = []
-        self._rate_limited = 0
-        self._retry_after = "0"
+        self._failures: dict[str, Failure] = {}
+        self.uploads: dict[str, bytes] = {}  # file id → the bytes POSTed to its upload URL
+        self._pending_uploads: dict[str, str] = {}  # file id → filename, until completed
+        self._file_ids = itertools.count(1)
         self._socket: web.WebSocketResponse | None = None
         self._connected = asyncio.Event()
         self._acked = asyncio.Condition()
@@ -43,6 +111,7 @@ class FakeSlack:
         self.posted_ts: list[str] = []  # the ts answered to each chat.postMessage, in call order
         app = web.Application(client_max_size=2**22)
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._websocket)
         self._server = LoopbackServer(app)
 
@@ -61,8 +130,13 @@ class FakeSlack:
 
     def rate_limit(self, times: int, retry_after: int = 0) -> None:
         """Answer the next ``times`` chat.postMessage calls with HTTP 429 and ``Retry-After``."""
-        self._rate_limited = times
-        self._retry_after = str(retry_after)
+        self.fail("chat.postMessage", times, status=429, error="ratelimited", retry_after=retry_after)
+
+    def fail(self, method: str, times: int = 1, *, status: int = 200, error: str = "internal_error",
+             retry_after: int | None = None) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP ``status`` and ``{"ok": false, "error": ...}``
+        (a 5xx gets an HTML body, as Slack's edge sends). The failed calls are logged as ``failed:<method>``."""
+        self._failures[method] = Failure(times, status, error, None if retry_after is None else str(retry_after))
 
     # --- Web API ---
 
@@ -73,19 +147,25 @@ class FakeSlack:
             params = json.loads(raw) if raw else {}
         else:
             params = dict(parse_qsl(raw, keep_blank_values=True))
+        params = {**request.query, **params}  # the SDK sends some methods' arguments in the query string
         for key in ("blocks",):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
-        if method == "chat.postMessage" and self._rate_limited > 0:
-            self._rate_limited -= 1
-            await self.log.record(Call("rate_limited", params))
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                     headers={"Retry-After": self._retry_after})
+        failure = self._failures.get(method)
+        if failure is not None and failure.times > 0:
+            failure.times -= 1
+            await self.log.record(Call("rate_limited" if failure.status == 429 else f"failed:{method}", params))
+            headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else {}
+            if failure.status >= 500:
+                return web.Response(text="<html>Bad Gateway</html>", status=failure.status, content_type="text/html")
+            return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
         authorization = request.headers.get("Authorization", "")
         await self.log.record(Call(method, params, {"authorization": authorization}))
         expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if authorization != f"Bearer {expected}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method in POSTING and (problem := block_kit_problem(params)):
+            return web.json_response({"ok": False, "error": problem})
         match method:
             case "auth.test":
                 return web.json_response({"ok": True, "url": "https://home.slack.example/", "team": "Home",
@@ -95,11 +175,41 @@ class FakeSlack:
                 self.posted_ts.append(ts)
                 return web.json_response({"ok": True, "channel": params.get("channel"), "ts": ts,
                                           "message": {"text": params.get("text"), "ts": ts, "bot_id": BOT_ID}})
+            case "chat.postEphemeral":
+                return web.json_response({"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"})
             case "chat.update":
                 return web.json_response({"ok": True, "channel": params.get("channel"), "ts": params.get("ts")})
+            case "conversations.open":
+                users = str(params.get("users", ""))
+                if not users or "," in users:
+                    return web.json_response({"ok": False, "error": "user_not_found"})
+                return web.json_response({"ok": True, "channel": {"id": f"D0{users.removeprefix('U0')}"}})
+            case "files.getUploadURLExternal":
+                file_id = f"F0UP{next(self._file_ids):04d}"
+                self._pending_uploads[file_id] = str(params.get("filename", ""))
+                return web.json_response({"ok": True, "file_id": file_id,
+                                          "upload_url": f"{self._server.url}/upload/{file_id}"})
+            case "files.completeUploadExternal":
+                files = json.loads(params.get("files", "[]"))
+                if not files or any(f.get("id") not in self.uploads for f in files):
+                    return web.json_response({"ok": False, "error": "file_not_found"})
+                if not params.get("channel_id") and not params.get("channels"):
+                    return web.json_response({"ok": False, "error": "invalid_channel"})
+                return web.json_response({"ok": True, "files": [
+                    {"id": f["id"], "name": self._pending_uploads.pop(f["id"], ""), "title": f.get("title")}
+                    for f in files]})
             case "apps.connections.open":
                 return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self._server.port}/socket"})
         return web.json_response({"ok": False, "error": "unknown_method"})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """Step 2 of files_upload_v2: the file's bytes, POSTed to the URL step 1 handed out."""
+        file_id = request.match_info["file_id"]
+        if file_id not in self._pending_uploads:
+            return web.Response(text="unknown upload", status=404, content_type="text/plain")
+        self.uploads[file_id] = await request.read()
+        await self.log.record(Call("upload", {"file_id": file_id, "size": len(self.uploads[file_id])}))
+        return web.Response(text=f"OK - {len(self.uploads[file_id])}", content_type="text/plain")
 
     # --- Socket Mode ---
 
