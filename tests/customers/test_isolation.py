@@ -5,8 +5,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from sqlmodel import func, select
+
 from bot.runtime import Runtime
 from bot.stages.recall import Context
+from bot.store.memory import turn_source, vector_id
+from bot.store.tables import Turn
 from tests.recording import RecordingAdapter
 
 WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "juniper",
@@ -90,10 +94,17 @@ async def test_repeated_questions_are_merged_into_one_memory(runtime: Runtime) -
         await adapter.say("Where is my order?", user="U-rep", name="Rae")
     await adapter.say("The zipper on my dog bed broke", user="U-rep", name="Rae")
     await runtime.memory.flush()
-    rae = next(c for c in [await runtime.customers.identify(adapter.inbound("x", user="U-rep", name="Rae"))])
-    mine = [(d, m) for _, d, m in await runtime.memory.shard(rae.id).documents() if m.get("customer_id") == rae.id]
-    assert sorted(d for d, _ in mine) == ["The zipper on my dog bed broke", "Where is my order?"]
-    assert max(m["mentions"] for _, m in mine) == 3
+    rae = await runtime.customers.identify(adapter.inbound("x", user="U-rep", name="Rae"))
+    assert rae.id is not None
+    stored = await runtime.memory.shard(rae.id).metadatas({"customer_id": rae.id})
+    assert len(stored) == 2 and max(m["mentions"] for m in stored.values()) == 3
+    # The merged memory points at the newest wording's turn; its text comes from SQL.
+    texts = await runtime.memory.texts(rae.id, list(stored))
+    assert sorted(texts.values()) == ["The zipper on my dog bed broke", "Where is my order?"]
+    async with runtime.database.session() as session:
+        newest = (await session.exec(select(func.max(Turn.id)).where(Turn.customer_id == rae.id,
+                                                                      Turn.text == "Where is my order?"))).one()
+    assert vector_id(turn_source(newest)) in stored
 
 
 async def test_memories_per_customer_are_capped_oldest_first(runtime: Runtime) -> None:
@@ -106,8 +117,9 @@ async def test_memories_per_customer_are_capped_oldest_first(runtime: Runtime) -
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(8):
         vector = rng.normal(size=384).astype(np.float32)
-        memory.remember(4242, f"m{i}", f"note {i}", vector / np.linalg.norm(vector), "c", start + timedelta(days=i))
+        memory.remember(4242, turn_source(9000 + i), f"note {i}", vector / np.linalg.norm(vector), "c",
+                        start + timedelta(days=i))
     await memory.flush()
     assert await memory.compact(4242) == 3
-    kept = sorted(d for _, d, m in await memory.shard(4242).documents() if m["customer_id"] == 4242)
-    assert kept == [f"note {i}" for i in range(3, 8)]
+    kept = await memory.shard(4242).metadatas({"customer_id": 4242})
+    assert sorted(kept) == sorted(vector_id(turn_source(9000 + i)) for i in range(3, 8))
