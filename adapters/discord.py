@@ -6,29 +6,51 @@ reply out as messages of at most 2,000 characters with buttons on the last. Butt
 restart. The bot ignores itself and every other bot. A message replayed after a reconnect keeps its
 Discord id, and the engine answers it once.
 
-``api_base_url`` sends REST calls to another server (and the gateway to the URL that server's
-``GET /gateway/bot`` returns) through :class:`RedirectedHTTPClient`, a per-client subclass of
-discord.py's HTTP client, and interaction responses through :class:`RedirectedWebhookAdapter`, set
-for the client's tasks only: no process-wide ``Route.BASE`` change.
+Sending: every part carries a nonce derived from ``Reply.delivery_key`` with ``enforce_nonce`` (discord.py
+adds it whenever a nonce is given), so when Discord created a message but answered 502 and the request is
+retried (by discord.py or by the outbox), Discord returns the message it already has instead of posting it
+twice. A private reply asked in a guild goes to the customer's DMs, never the channel. Refusals raise
+:class:`~bot.errors.DeliveryFailed`.
+
+The gateway survives any frame: discord.py decodes frames with orjson when it is installed, which refuses
+lone surrogates (``"\\ud800"``) that Discord does send; the decoder falls back to the standard library's
+(which reads them; the engine strips them) and drops, with a log line, what nothing can read. An event
+discord.py's parser chokes on is logged and dropped too, instead of ending the connection, so the session
+lives on and a reconnect RESUMEs it.
+
+``api_base_url`` (tests, a REST proxy) points discord.py's ``Route.BASE`` (the class attribute proxies
+conventionally set) at that API and ``DiscordWebSocket.DEFAULT_GATEWAY`` at the gateway that API's ``GET
+/gateway/bot`` names, for as long as the adapter runs: one Discord API per process.
+
+discord.py is pinned to a tested minor range in pyproject.toml; the few undocumented pieces used here
+(``utils._from_json``, ``ConnectionState.parsers``, ``Client.http``, the two class attributes) are checked by
+``tests/adapters/test_discord_upgrade.py``, which fails loudly when an upgrade changes their shape.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import io
+import json
 import logging
 import re
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import aiohttp
 import discord
+import discord.utils
 import yarl
 from discord.gateway import DiscordWebSocket
-from discord.http import HTTPClient, Route
-from discord.webhook.async_ import AsyncWebhookAdapter
-from discord.webhook.async_ import async_context as webhook_context
+from discord.http import Route
 
 from adapters.rendering import ButtonAction, decode_click, encode_click, render, shorten, split_message
 from bot.config import DiscordPlatform
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DeliveryFailed
 from bot.types import (
     Attachment,
     ConversationKey,
@@ -43,11 +65,11 @@ __all__ = [
     "PLATFORM",
     "DiscordAdapter",
     "OutgoingMessage",
-    "RedirectedHTTPClient",
-    "RedirectedWebhookAdapter",
     "click_to_turn",
+    "delivery_nonce",
     "message_to_inbound",
     "reply_messages",
+    "tolerant_json",
 ]
 
 PLATFORM = "discord"
@@ -56,11 +78,16 @@ MESSAGE_LIMIT = 2000
 CUSTOM_ID_LIMIT = 100
 LABEL_LIMIT = 80
 BUTTONS_PER_ROW = 5
+NONCE_LIMIT = 25  # characters Discord accepts in a nonce
+# A 429 asking for a longer wait goes back to the outbox (DeliveryFailed.retry_after) instead of holding
+# the send; 30 s is the least discord.py accepts.
+MAX_RATELIMIT_WAIT = 30.0
 THREAD_TYPES = frozenset({discord.ChannelType.public_thread, discord.ChannelType.private_thread,
                           discord.ChannelType.news_thread})
 PERSON_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
 log = logging.getLogger("rapport.adapters.discord")
+T = TypeVar("T")
 
 
 # --- payload → engine types ----------------------------------------------------------------------
@@ -183,7 +210,80 @@ def reply_messages(reply: Reply) -> list[OutgoingMessage]:
     return [OutgoingMessage(p) for p in pieces[:-1]] + [OutgoingMessage(pieces[-1], tuple(buttons))]
 
 
+def delivery_nonce(delivery_key: str, part: int) -> str:
+    """The nonce of one part of a reply: the same for every retry of that part, distinct across parts and
+    replies, within Discord's 25 characters."""
+    return hashlib.sha256(f"{delivery_key}#{part}".encode()).hexdigest()[:NONCE_LIMIT]
+
+
 # --- discord.py plumbing -------------------------------------------------------------------------
+
+
+_library_from_json: Callable[[Any], Any] = discord.utils._from_json
+
+
+def tolerant_json(data: str | bytes) -> Any:
+    """discord.py's JSON decoder (orjson when installed), falling back to the standard library's, which
+    reads lone surrogates orjson refuses; what neither can read is logged (its size only) and read as an
+    empty document, which the gateway ignores, instead of ending the connection."""
+    try:
+        return _library_from_json(data)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        log.warning("discord: dropped a JSON document nothing can read (%d bytes)", len(data))
+        return {}
+
+
+def _install_tolerant_json() -> None:
+    # discord.py looks ``utils._from_json`` up at each call (gateway frames and REST bodies), so this one
+    # assignment covers both; it only widens what is accepted, so it is safe for any client in the process.
+    discord.utils._from_json = tolerant_json
+
+
+def _guarded_parsers(parsers: dict[str, Callable[[Any], None]]) -> dict[str, Callable[[Any], None]]:
+    """discord.py's gateway event parsers, each made to log and drop an event it cannot read (an uncaught
+    error there ends the gateway connection, and with it the session)."""
+    def guard(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+        def parse_or_drop(data: Any) -> None:
+            try:
+                parse(data)
+            except Exception:  # any failure to read one event: the next one must still be read
+                message_id = data.get("id") if isinstance(data, dict) else None
+                log.exception("discord: dropped a %s event it could not read (id=%s)", event, message_id)
+
+        return parse_or_drop
+
+    return {event: guard(event, parse) for event, parse in parsers.items()}
+
+
+_redirected: str | None = None  # the api_base_url this process's discord.py is pointed at, if any
+
+
+@contextlib.contextmanager
+def _pointed_at(api_base_url: str) -> Iterator[Callable[[str], None]]:
+    """discord.py's REST calls go to ``api_base_url`` while the block runs; the callable it yields sets the
+    gateway URL. Both are class attributes, so one API per process: a second, different one is refused."""
+    global _redirected
+    if not api_base_url:
+        yield lambda gateway: None
+        return
+    api = api_base_url.rstrip("/")
+    if _redirected not in (None, api):
+        raise ConfigError(f"discord.py is already pointed at {_redirected} in this process",
+                          fix="run one Discord adapter per process, or give them the same api_base_url")
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    Route.BASE, _redirected = api, api
+
+    def set_gateway(url: str) -> None:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+
+    try:
+        yield set_gateway
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY, _redirected = base, gateway, None
 
 
 class ReplyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?:s[|#]|f[+-]\|).+"):
@@ -206,45 +306,6 @@ class ReplyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?:
         await client.adapter.on_click(interaction, self.custom_id, self.item.label or "")
 
 
-def _redirect(route: Route, api_base_url: str) -> None:
-    if route.url.startswith(Route.BASE):
-        route.url = api_base_url + route.url[len(Route.BASE):]
-
-
-class RedirectedHTTPClient(HTTPClient):
-    """discord.py's HTTP client pointed at another API root; the gateway URL is then asked of that API
-    (``GET /gateway/bot``) instead of connecting to ``gateway.discord.gg``."""
-
-    def __init__(self, api_base_url: str, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.api_base_url = api_base_url.rstrip("/")
-        self._gateway: str | None = None
-
-    async def request(self, route: Route, **kwargs: Any) -> Any:
-        _redirect(route, self.api_base_url)
-        return await super().request(route, **kwargs)
-
-    async def ws_connect(self, url: str, *, compress: int = 0) -> Any:
-        default = str(DiscordWebSocket.DEFAULT_GATEWAY)
-        if url.startswith(default):
-            if self._gateway is None:
-                _, self._gateway, _ = await self.get_bot_gateway()
-            url = str(yarl.URL(self._gateway).with_query(yarl.URL(url).query))
-        return await super().ws_connect(url, compress=compress)
-
-
-class RedirectedWebhookAdapter(AsyncWebhookAdapter):
-    """Interaction responses (and webhooks) go through this adapter, not the HTTP client: same redirect."""
-
-    def __init__(self, api_base_url: str) -> None:
-        super().__init__()
-        self.api_base_url = api_base_url.rstrip("/")
-
-    async def request(self, route: Route, *args: Any, **kwargs: Any) -> Any:
-        _redirect(route, self.api_base_url)
-        return await super().request(route, *args, **kwargs)
-
-
 class RapportClient(discord.Client):
     """A discord.py client that hands messages and clicks to its :class:`DiscordAdapter`."""
 
@@ -254,18 +315,20 @@ class RapportClient(discord.Client):
         intents.guild_messages = True
         intents.dm_messages = True
         intents.message_content = settings.message_content_intent
-        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
+        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(),
+                         max_ratelimit_timeout=MAX_RATELIMIT_WAIT)
         self.adapter = adapter
-        if settings.api_base_url:
-            self.http = RedirectedHTTPClient(settings.api_base_url, self.loop)
-            # The connection state sends messages through the HTTP client too.
-            self._connection.http = self.http
+        _install_tolerant_json()
+        self._connection.parsers = _guarded_parsers(self._connection.parsers)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ReplyButton)
 
     async def on_ready(self) -> None:
         log.info("discord connected as %s in %d guild(s)", self.user, len(self.guilds))
+
+    async def on_resumed(self) -> None:
+        log.info("discord session resumed")
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message)
@@ -296,18 +359,20 @@ class DiscordAdapter:
         return self._client
 
     async def start(self, handler: MessageHandler, feedback: FeedbackHandler | None = None) -> None:
-        """Log in, hold the gateway connection (discord.py reconnects and resumes by itself) until stopped."""
+        """Log in, hold the gateway connection until stopped. discord.py reconnects by itself, RESUMEing the
+        session when it can; nothing here closes the client on an error it can recover from."""
         self._handler, self._feedback = handler, feedback
         if self._stopping:
             return
         self._client = client = RapportClient(self, self._settings)
-        if self._settings.api_base_url:
-            # discord.py reads its webhook adapter from a context variable: setting it here redirects
-            # this client's interaction responses (tasks it starts inherit the context) and nothing else.
-            webhook_context.set(RedirectedWebhookAdapter(self._settings.api_base_url))
         try:
-            async with client:
-                await client.start(self._settings.bot_token)
+            with _pointed_at(self._settings.api_base_url) as set_gateway:
+                async with client:
+                    await client.login(self._settings.bot_token)
+                    if self._settings.api_base_url:
+                        _, gateway, _ = await client.http.get_bot_gateway()
+                        set_gateway(gateway)
+                    await client.connect(reconnect=True)
         except discord.LoginFailure as error:
             raise ConfigError(
                 "Discord rejected platforms.discord.bot_token",
@@ -325,21 +390,41 @@ class DiscordAdapter:
             await self._client.close()
 
     async def send(self, reply: Reply) -> None:
-        """Send the reply where it was asked: the thread if there is one, else the channel or DM."""
-        target_id = int(reply.conversation.thread or reply.conversation.channel)
-        channel = self.client.get_partial_messageable(target_id)
-        in_guild = reply.conversation.workspace != DM_WORKSPACE
+        """Send the reply where it was asked: the thread if there is one, else the channel or DM; a private
+        reply asked in a guild goes to the customer's DMs instead. Files ride on the last message. Raises
+        DeliveryFailed unless Discord accepted every part."""
+        channel, quote = await self._destination(reply)
         messages = reply_messages(reply)
+        # Without an outbox entry, a key for this call still keeps discord.py's own retries from doubling.
+        key = reply.delivery_key or secrets.token_hex(16)
         for i, outgoing in enumerate(messages):
             reference = None
-            if i == 0 and in_guild and reply.in_reply_to.isdigit():
+            if i == 0 and quote:
                 reference = discord.MessageReference(
-                    message_id=int(reply.in_reply_to), channel_id=target_id, fail_if_not_exists=False
+                    message_id=int(reply.in_reply_to), channel_id=channel.id, fail_if_not_exists=False
                 )
-            view = _view(outgoing.buttons) if outgoing.buttons else None
+            extra: dict[str, Any] = {}
+            if outgoing.buttons:
+                extra["view"] = _view(outgoing.buttons)
+            if i == len(messages) - 1 and reply.files:
+                extra["files"] = [discord.File(io.BytesIO(f.content.encode("utf-8")), filename=f.name)
+                                  for f in reply.files]
             # Nobody is ever pinged by a reply's text; the customer is notified of the reply to them.
-            await channel.send(outgoing.text, view=view, reference=reference,  # type: ignore[arg-type]
-                               mention_author=reference is not None, suppress_embeds=True)
+            await _delivered(channel.send(outgoing.text, reference=reference,  # type: ignore[arg-type]
+                                          mention_author=reference is not None, suppress_embeds=True,
+                                          nonce=delivery_nonce(key, i), **extra))
+
+    async def _destination(self, reply: Reply) -> tuple[discord.abc.Messageable, bool]:
+        """The channel to post in, and whether the first part quotes the customer's message (in guilds)."""
+        in_guild = reply.conversation.workspace != DM_WORKSPACE
+        if reply.private and in_guild:
+            if not reply.recipient.isdigit():
+                raise DeliveryFailed(f"private Discord reply in {reply.conversation} names no recipient",
+                                     permanent=True)
+            dm = await _delivered(self.client.create_dm(discord.Object(int(reply.recipient))))
+            return dm, False
+        target_id = int(reply.conversation.thread or reply.conversation.channel)
+        return self.client.get_partial_messageable(target_id), in_guild and reply.in_reply_to.isdigit()
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.client.user
@@ -365,6 +450,22 @@ class DiscordAdapter:
             reply = await self._handler(turn)
             if reply is not None:
                 await self.send(reply)
+
+
+async def _delivered(request: Awaitable[T]) -> T:
+    """Await one Discord call; whatever Discord refuses becomes DeliveryFailed: permanent for 4xx (no
+    access, unknown channel, an invalid body), with ``retry_after`` for a long rate limit, transient for
+    5xx and connection trouble."""
+    try:
+        return await request
+    except discord.RateLimited as error:
+        raise DeliveryFailed(f"Discord rate limit: {error}", retry_after=error.retry_after) from error
+    except discord.HTTPException as error:
+        permanent = 400 <= error.status < 500 and error.status != 429
+        raise DeliveryFailed(f"Discord refused the message ({error.status}): {error.text}",
+                             permanent=permanent) from error
+    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
+        raise DeliveryFailed(f"Discord could not be reached: {error!r}") from error
 
 
 def _view(buttons: tuple[OutgoingButton, ...]) -> discord.ui.View:

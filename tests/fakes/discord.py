@@ -1,10 +1,17 @@
 """A fake Discord: the REST routes discord.py calls and a gateway websocket that speaks the v10 protocol.
 
 Point discord.py at ``fake.api_url`` (``platforms.discord.api_base_url``). ``GET /gateway/bot`` hands out
-the fake's gateway, which says HELLO, answers IDENTIFY with READY and one GUILD_CREATE, acknowledges
-heartbeats, and delivers whatever :meth:`FakeDiscord.dispatch` sends (MESSAGE_CREATE,
-INTERACTION_CREATE). :func:`build_message` turns a MESSAGE_CREATE payload into the ``discord.Message``
-discord.py would build, for the pure-function tests.
+the fake's gateway, which says HELLO, answers IDENTIFY with READY and one GUILD_CREATE, RESUME with
+RESUMED, acknowledges heartbeats, and delivers whatever :meth:`FakeDiscord.dispatch` sends (MESSAGE_CREATE,
+INTERACTION_CREATE) or :meth:`FakeDiscord.send_raw` writes. :func:`build_message` turns a MESSAGE_CREATE
+payload into the ``discord.Message`` discord.py would build, for the pure-function tests.
+
+Creating a message behaves like the real API: an ``enforce_nonce`` create whose nonce was already used
+returns the message that exists instead of posting another; bodies over Discord's limits (2,000 characters
+of content, 5 rows of 5 buttons, 80-character labels, 100-character custom ids) get 400 with code 50035; a
+user whose DMs are closed gets 403 code 50007. :meth:`FakeDiscord.fault` injects errors, including "create,
+then answer 502" (the message exists, the client is told it failed). ``create_message`` calls are the
+messages that exist; every POST is also recorded as ``create_message_attempt``.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -117,14 +125,30 @@ THREAD_CHANNEL = {"id": THREAD_ID, "type": 11, "guild_id": GUILD_ID, "parent_id"
                                       "archive_timestamp": "2024-01-01T00:00:00+00:00"}}
 
 
+CONTENT_LIMIT, LABEL_LIMIT, CUSTOM_ID_LIMIT, ROWS, BUTTONS_PER_ROW = 2000, 80, 100, 5, 5
+
+
+@dataclass
+class Fault:
+    status: int
+    times: int
+    after_create: bool = False  # the message is created, then the client is told it failed
+    retry_after: float | None = None
+
+
 class FakeDiscord:
     def __init__(self) -> None:
         self.log = CallLog()
         self.identified = asyncio.Event()
+        self.dms_closed: set[str] = set()  # users who do not accept DMs from the bot
         self._socket: web.WebSocketResponse | None = None
         self._sequence = itertools.count(1)
+        self._faults: list[Fault] = []
+        self._by_nonce: dict[str, dict[str, Any]] = {}
+        self._dm_channels: dict[str, str] = {CUSTOMER["id"]: DM_CHANNEL_ID}
         app = web.Application(client_max_size=2**22)
         app.router.add_get("/api/v10/users/@me", self._me)
+        app.router.add_post("/api/v10/users/@me/channels", self._create_dm)
         app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_get("/api/v10/gateway/bot", self._gateway_url)
         app.router.add_post("/api/v10/channels/{channel}/messages", self._create_message)
@@ -164,16 +188,57 @@ class FakeDiscord:
                                   "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
                                                           "max_concurrency": 1}})
 
+    def fault(self, status: int, times: int = 1, *, after_create: bool = False, retry_after: float | None = None
+              ) -> None:
+        """Answer the next ``times`` message creates with ``status``; ``after_create``: create the message
+        first (Discord's 502 after the write); 429 carries ``retry_after`` as Discord's rate limiter does."""
+        self._faults.append(Fault(status, times, after_create, retry_after))
+
     async def _create_message(self, request: web.Request) -> web.Response:
         channel = request.match_info["channel"]
-        if request.content_type.startswith("multipart/"):
-            form = await request.post()
-            body = json.loads(str(form["payload_json"]))
-        else:
-            body = await request.json()
+        body = await _message_body(request)
         body["channel_id"] = channel
+        await self.log.record(Call("create_message_attempt", body))
+        fault = self._next_fault()
+        if fault is not None and not fault.after_create:
+            return _failure(fault)
+        nonce = body.get("nonce")
+        if body.get("enforce_nonce") and nonce in self._by_nonce:
+            return _json(self._by_nonce[nonce])  # what Discord does: the existing message, nothing new posted
+        refusal = self._refusal(channel, body)
+        if refusal is not None:
+            return refusal
+        created = bot_message_payload(body, channel, snowflake(), guild=channel not in self._dm_channels.values())
+        if isinstance(nonce, str) and body.get("enforce_nonce"):
+            self._by_nonce[nonce] = created
         await self.log.record(Call("create_message", body))
-        return _json(bot_message_payload(body, channel, snowflake()))
+        return _failure(fault) if fault is not None else _json(created)
+
+    def _next_fault(self) -> Fault | None:
+        for fault in self._faults:
+            if fault.times > 0:
+                fault.times -= 1
+                return fault
+        return None
+
+    def _refusal(self, channel: str, body: dict[str, Any]) -> web.Response | None:
+        recipient = next((user for user, dm in self._dm_channels.items() if dm == channel), None)
+        if recipient in self.dms_closed:
+            return _json({"message": "Cannot send messages to this user", "code": 50007}, status=403)
+        if not (body.get("content") or body.get("files") or body.get("components")):
+            return _json({"message": "Cannot send an empty message", "code": 50006}, status=400)
+        errors = _limit_errors(body)
+        if errors:
+            return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
+        return None
+
+    async def _create_dm(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        recipient = str(body["recipient_id"])
+        await self.log.record(Call("create_dm", body))
+        channel = self._dm_channels.setdefault(recipient, snowflake())
+        user = {**CUSTOMER, "id": recipient}
+        return _json({"id": channel, "type": 1, "recipients": [user], "last_message_id": None, "flags": 0})
 
     async def _interaction_callback(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
@@ -203,6 +268,10 @@ class FakeDiscord:
             match payload.get("op"):
                 case 1:  # heartbeat
                     await socket.send_json({"op": 11, "d": None, "s": None, "t": None})
+                case 6:  # resume: the session goes on, nothing is set up again
+                    await self.log.record(Call("RESUME", payload["d"]))
+                    await self.dispatch("RESUMED", {})
+                    self.identified.set()
                 case 2:  # identify
                     await self.log.record(Call("IDENTIFY", payload["d"]))
                     await self.dispatch("READY", {
@@ -222,14 +291,74 @@ class FakeDiscord:
         assert self._socket is not None
         await self._socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
 
+    async def send_raw(self, frame: str) -> None:
+        """Write one text frame exactly as given (e.g. JSON that is not valid Unicode, or not JSON at all)."""
+        await asyncio.wait_for(self._wait_connected(), 10)
+        assert self._socket is not None
+        await self._socket.send_str(frame)
+
+    async def ask_to_reconnect(self) -> None:
+        """Gateway op 7 RECONNECT, as Discord sends before moving a session: the client should RESUME."""
+        await asyncio.wait_for(self._wait_connected(), 10)
+        assert self._socket is not None
+        self.identified.clear()
+        await self._socket.send_json({"op": 7, "d": None, "s": None, "t": None})
+
     async def _wait_connected(self) -> None:
         while self._socket is None or self._socket.closed:
             await asyncio.sleep(0.01)
 
 
-def _json(data: object, status: int = 200) -> web.Response:
+def _json(data: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # Exactly "application/json", as Discord sends it: discord.py decodes only that content type.
-    return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def _failure(fault: Fault) -> web.Response:
+    if fault.status == 429:
+        # Discord's rate limiter answers through its proxy ("Via"); without it discord.py assumes a ban.
+        return _json({"message": "You are being rate limited.", "retry_after": fault.retry_after or 1.0,
+                      "global": False}, status=429, headers={"Via": "1.1 google"})
+    if fault.status >= 500:
+        return web.Response(status=fault.status, text="upstream connect error", content_type="text/plain")
+    return _json({"message": "Missing Access", "code": 50001}, status=fault.status)
+
+
+async def _message_body(request: web.Request) -> dict[str, Any]:
+    """The create-message JSON; for multipart, ``payload_json`` plus ``files``: [{"filename", "content"}]."""
+    if not request.content_type.startswith("multipart/"):
+        return await request.json()
+    form = await request.post()
+    body = json.loads(str(form["payload_json"]))
+    body["files"] = [{"filename": value.filename, "content": value.file.read()}
+                     for key, value in form.items() if key.startswith("files[") and isinstance(value, web.FileField)]
+    return body
+
+
+def _limit_errors(body: dict[str, Any]) -> dict[str, Any]:
+    """Where the body breaks Discord's limits, keyed as Discord's ``errors`` object keys them."""
+    errors: dict[str, Any] = {}
+    if len(str(body.get("content") or "")) > CONTENT_LIMIT:
+        errors["content"] = {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}]}
+    rows = body.get("components") or []
+    if len(rows) > ROWS:
+        errors["components"] = {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 5 in length."}]}
+    seen: set[str] = set()
+    for r, row in enumerate(rows):
+        buttons = row.get("components") or []
+        if len(buttons) > BUTTONS_PER_ROW:
+            errors[f"components.{r}.components"] = {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH"}]}
+        for b, button in enumerate(buttons):
+            label, custom_id = str(button.get("label") or ""), str(button.get("custom_id") or "")
+            if len(label) > LABEL_LIMIT:
+                errors[f"components.{r}.components.{b}.label"] = {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH"}]}
+            if len(custom_id) > CUSTOM_ID_LIMIT:
+                errors[f"components.{r}.components.{b}.custom_id"] = {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH"}]}
+            if custom_id in seen:
+                errors[f"components.{r}.components.{b}.custom_id"] = {"_errors": [{"code": "COMPONENT_CUSTOM_ID_DUPLICATED"}]}
+            seen.add(custom_id)
+    return errors
 
 
 # --- discord.Message objects for pure-function tests ---------------------------------------------
