@@ -527,7 +527,10 @@ def _parse_http_body(text: str, content_type: str) -> dict[str, Any] | None:
 
 
 def _well_formed(data: object) -> bool:
-    """The shape every Slack request has: an object with a ``type``, objects where Slack puts objects."""
+    """The shape every Slack request has: an object with a ``type`` (or a slash command's ``command``),
+    objects where Slack puts objects."""
+    if isinstance(data, dict) and "type" not in data and isinstance(data.get("command"), str):
+        return all(isinstance(value, str) for value in data.values())  # a slash command: a flat form
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         return False
     for key in ("event", "team", "user", "channel", "container", "message", "enterprise"):
@@ -753,8 +756,9 @@ class SlackAdapter:
         try:
             request = AsyncBoltRequest(body=text, query=query, headers=dict(lowered))
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
-            log.warning("rejected a malformed Slack request: %s (%s)", type(error).__name__, _ids(parsed))
-            return HttpAnswer(400, "malformed Slack payload")
+            # Signed by Slack and well-formed, yet bolt cannot read it: a redelivery would fail the same way.
+            log.warning("dropped a Slack request bolt cannot read: %s (%s)", type(error).__name__, _ids(parsed))
+            return HttpAnswer(200)
         response = await self.app.async_dispatch(request)
         return HttpAnswer(response.status, response.body or "", {k: v[0] for k, v in response.headers.items() if v})
 
