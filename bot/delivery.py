@@ -23,7 +23,7 @@ from datetime import timedelta
 from bot.engine import Engine
 from bot.errors import DeliveryFailed
 from bot.store.inbox import Arrival
-from bot.store.outbox import Outbox, PendingReply, reply_key
+from bot.store.outbox import SEND_LEASE, Outbox, PendingReply, reply_key, with_key
 from bot.types import ConversationKey, Inbound, Reply
 
 Send = Callable[[Reply], Awaitable[None]]
@@ -85,6 +85,13 @@ class Delivery:
                 await self._outbox.delivered(pending)
         return reply
 
+    async def send(self, reply: Reply) -> None:
+        """Deliver a reply that is not a turn's (the agents' desk): stored first, then sent like any
+        other. A platform this process does not hold is sent by the process that does (its sweeper)."""
+        reply = with_key(reply)
+        await self._outbox.add(reply)
+        await self.deliver(reply.conversation)
+
     async def _answer(self, conversation: ConversationKey) -> None:
         key = str(conversation)
         if key in self._running:
@@ -134,6 +141,7 @@ class Delivery:
         reply = pending.reply
         send = self._senders[reply.conversation.platform]
         ids = {"platform": reply.conversation.platform, "delivery_key": reply.delivery_key, "attempt": pending.attempts}
+        keeper = asyncio.create_task(self._keep_lease(pending), name="outbox-lease")
         try:
             await send(reply)
         except DeliveryFailed as failure:
@@ -147,8 +155,15 @@ class Delivery:
         except Exception as error:  # an SDK error we did not classify: assume the network, and retry
             await self._retry(pending, backoff(pending.attempts), type(error).__name__, ids)
             return False
+        finally:
+            keeper.cancel()
         await self._outbox.delivered(pending)
         return True
+
+    async def _keep_lease(self, pending: PendingReply) -> None:
+        while True:
+            await asyncio.sleep(SEND_LEASE.total_seconds() / 3)
+            await self._outbox.renew(pending)
 
     async def _retry(self, pending: PendingReply, wait: timedelta, error: str, ids: dict[str, object]) -> None:
         if await self._outbox.retry_later(pending, wait, error):

@@ -29,7 +29,7 @@ from bot.config import Config, Platform, Platforms
 from bot.errors import ConfigError
 from bot.runtime import Runtime
 from bot.handoff.desk import HandoffDesk
-from bot.types import Feedback, FeedbackHandler, MessageHandler, Reply
+from bot.types import Feedback, FeedbackHandler, MessageHandler
 
 log = logging.getLogger("rapport.platforms")
 
@@ -144,21 +144,11 @@ def wire_delivery(runtime: Runtime, adapters: Sequence[Adapter]) -> MessageHandl
 
 
 def wire_handoffs(runtime: Runtime, config: Config, adapters: Sequence[Adapter]) -> None:
-    """Agents' replies go out through this process's connection to the customer's platform; with
-    ``handoff.desk: slack`` the agents work in a thread per handoff in ``handoff.slack_channel``."""
+    """Agents' replies go out through the outbox, so a relay to a platform this process does not hold is
+    sent by the process that does; with ``handoff.desk: slack`` the agents work in a thread per handoff
+    in ``handoff.slack_channel``."""
     senders = {adapter.platform: adapter for adapter in adapters}
-
-    async def deliver(reply: Reply) -> None:
-        adapter = senders.get(reply.conversation.platform)
-        if adapter is None:
-            raise ConfigError(
-                f"this process has no {reply.conversation.platform} connection to deliver an agent's reply",
-                fix="run the Slack desk in the process that holds the customer's platform (rapport run for "
-                    "Socket Mode, Discord and Telegram polling)",
-            )
-        await adapter.send(reply)
-
-    runtime.desk.deliver = deliver
+    runtime.desk.deliver = runtime.delivery.send
     if config.handoff.desk != "slack":
         return
     slack = senders.get("slack")

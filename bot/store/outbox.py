@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 
 from bot.store.database import Database
@@ -20,8 +21,9 @@ from bot.store.inbox import conversation_digest, message_digest
 from bot.store.tables import OutboxEntry, utcnow
 from bot.types import ConversationKey, Reply
 
-# A send that holds its lease longer than this died with its process; another may send the entry.
-SEND_LEASE = timedelta(seconds=60)
+# A send whose lease ran out died with its process; another may send the entry. The sender renews
+# it every third of this while the platform call runs (SDK retries can take a while).
+SEND_LEASE = timedelta(seconds=10)
 # Transient failures are retried with growing waits; after this many attempts the entry is failed.
 MAX_SEND_ATTEMPTS = 8
 
@@ -51,6 +53,18 @@ class PendingReply:
 class Outbox:
     def __init__(self, database: Database) -> None:
         self._db = database
+
+    async def add(self, reply: Reply, customer_id: int | None = None) -> bool:
+        """Store a reply that is not a turn's (an agent's relay, a CSAT question); False if one with
+        its delivery key is there already (the desk message was redelivered)."""
+        async with self._db.session() as session:
+            session.add(new_entry(reply, customer_id))
+            try:
+                await session.commit()
+                return True
+            except IntegrityError:
+                await session.rollback()
+                return False
 
     async def lease(self, key: str, owner: str) -> PendingReply | None:
         """Lease one undelivered entry for sending now; None if delivered, failed, not due, or being sent."""
@@ -84,6 +98,14 @@ class Outbox:
             query = query.where(col(OutboxEntry.conversation) == conversation_digest(conversation))
         async with self._db.session() as session:
             return [(key, where) for key, where in (await session.exec(query)).all()]
+
+    async def renew(self, pending: PendingReply) -> None:
+        async with self._db.session() as session:
+            await session.exec(update(OutboxEntry)
+                               .where(col(OutboxEntry.id) == pending.entry_id, col(OutboxEntry.owner) == pending.owner,
+                                      col(OutboxEntry.status) == "pending")
+                               .values(lease_until=utcnow() + SEND_LEASE).execution_options(synchronize_session=False))
+            await session.commit()
 
     async def hurry(self, key: str) -> None:
         """The platform sent the message again: an undelivered reply to it is due now, whatever wait
