@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bot.config import Config, default_config_path, load_config
 from bot.errors import RapportError, ServiceUnavailable, find_outage, mask_url_passwords
@@ -63,8 +64,8 @@ def reports_errors(command: Callable[..., T]) -> Callable[..., T]:
 
 
 def _print_error(text: str) -> None:
-    # markup off for the text itself: a message may quote brackets from the config ("[a, b]").
-    stderr.print("[bold red]error:[/]", mask_url_passwords(text), highlight=False, soft_wrap=True)
+    # The text is escaped: a message may quote brackets from the config ("[a, b]"), which are not markup.
+    stderr.print("[bold red]error:[/]", escape(mask_url_passwords(text)), highlight=False, soft_wrap=True)
 
 
 async def require_services(runtime: Runtime) -> None:
