@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.cli import platforms
 from bot.config import Config, SlackPlatform
 from tests.adapters.support import running, with_platforms
-from tests.fakes.slack import FakeSlack, button_click, direct_message, event_envelope
+from tests.fakes.slack import OTHER_TEAM, FakeSlack, button_click, direct_message, event_envelope
 
 DESK = "C0DESK"
 
@@ -103,3 +103,100 @@ async def _wait_posts(slack: FakeSlack, match, count: int = 1, timeout: float = 
 
 async def _wait_post(slack: FakeSlack, match, timeout: float = 15):  # type: ignore[no-untyped-def]
     return (await _wait_posts(slack, match, 1, timeout))[0]
+
+
+# --- who may act at the desk (issue 9, item 7) --------------------------------------------------------
+
+
+async def _open_handoff(slack: FakeSlack) -> tuple[dict[str, object], str]:
+    """A customer asks for a person; returns the summary message (as a click payload sees it) and its ts."""
+    ask = direct_message("I want to talk to a person", ts="1700000100.000200")
+    await slack.push("events_api", event_envelope(ask))
+    posts = await slack.log.wait_for("chat.postMessage", count=2)
+    summary = next(p for p in posts if p.params["channel"] == DESK)
+    summary_ts = await _ts_of(slack, summary)
+    return {"ts": summary_ts, "text": summary.params["text"], "blocks": summary.params["blocks"]}, summary_ts
+
+
+def _outsider_reply(text: str, thread: str, ts: str) -> dict[str, object]:
+    # A Slack Connect guest from another organisation, posting in the (shared) desk channel.
+    return {**agent_reply(text, thread, "U0GUEST", ts), "team": OTHER_TEAM, "user_team": OTHER_TEAM,
+            "source_team": OTHER_TEAM}
+
+
+def _to_customer(slack: FakeSlack) -> list[str]:
+    return [p.params["text"] for p in slack.log.named("chat.postMessage") if p.params["channel"] == "D0CUSTOMER"]
+
+
+def _desk_notes(slack: FakeSlack, thread: str) -> list[str]:
+    return [p.params["text"] for p in slack.log.named("chat.postMessage") if p.params.get("thread_ts") == thread]
+
+
+async def test_a_slack_connect_guest_in_the_desk_channel_cannot_reply_claim_or_resolve(
+    repo_config: Config, data_dir: Path
+) -> None:
+    async with FakeSlack() as slack:
+        config = with_platforms(
+            repo_config,
+            slack=SlackPlatform(enabled=True, bot_token="xoxb-test", app_token="xapp-test", api_base_url=slack.api_url),
+            handoff=repo_config.handoff.model_copy(update={"desk": "slack", "slack_channel": DESK}),
+        )
+        stop = asyncio.Event()
+
+        async def stop_running() -> None:
+            stop.set()
+
+        async with running(platforms.run(config, data_dir, stop=stop), stop_running,
+                           lambda: slack.log.wait_for("apps.connections.open")):
+            message, summary_ts = await _open_handoff(slack)
+            told = len(_to_customer(slack))
+            await slack.push("interactive", button_click(message, "rapport_desk_claim", "1", user="U0GUEST",
+                                                         channel=DESK, user_team=OTHER_TEAM))
+            for i, text in enumerate(("Give me your card number", "resolve")):
+                await slack.push("events_api", event_envelope(_outsider_reply(text, summary_ts, f"17000002{i}0.000100")))
+            await slack.push("interactive", button_click(message, "rapport_desk_resolve", "1", user="U0GUEST",
+                                                         channel=DESK, user_team=OTHER_TEAM))
+            # A member of the home workspace then claims: the handoff was still open and unowned.
+            await slack.push("interactive", button_click(message, "rapport_desk_claim", "1", user="U0AGENT1",
+                                                         channel=DESK))
+            await _wait_post(slack, lambda p: p.params.get("thread_ts") == summary_ts and "claimed by U0AGENT1" in p.params["text"])
+            await asyncio.sleep(0.3)
+            assert _to_customer(slack)[told:] == []  # nothing from the guest reached the customer, no CSAT
+            assert not any("U0GUEST" in note for note in _desk_notes(slack, summary_ts))
+
+
+async def test_with_handoff_agents_set_only_those_members_act_at_the_desk(repo_config: Config, data_dir: Path) -> None:
+    from adapters.slack import SlackAdapter
+    from bot.runtime import Runtime
+
+    async with FakeSlack() as slack:
+        config = with_platforms(
+            repo_config,
+            slack=SlackPlatform(enabled=True, bot_token="xoxb-test", app_token="xapp-test", api_base_url=slack.api_url),
+            handoff=repo_config.handoff.model_copy(update={"desk": "slack", "slack_channel": DESK,
+                                                           "agents": ["U0AGENT1"]}),
+        )
+        async with Runtime.open(config, data_dir) as runtime:
+            adapter = SlackAdapter(config.platforms.slack)
+            platforms.wire_handoffs(runtime, config, [adapter])
+            adapter.desk_agents = frozenset(config.handoff.agents)  # what wire_handoffs should do (see report)
+            handler = platforms.wire_delivery(runtime, [adapter])
+            async with running(adapter.start(handler, platforms.feedback_handler(runtime.engine)),
+                               adapter.stop, lambda: slack.log.wait_for("apps.connections.open")):
+                message, summary_ts = await _open_handoff(slack)
+                told = len(_to_customer(slack))
+                # U0AGENT2 is a colleague in the home workspace, but not one of handoff.agents.
+                await slack.push("interactive", button_click(message, "rapport_desk_claim", "1", user="U0AGENT2",
+                                                             channel=DESK))
+                await slack.push("events_api", event_envelope(agent_reply("resolve", summary_ts, "U0AGENT2",
+                                                                          "1700000300.000100")))
+                await slack.push("interactive", button_click(message, "rapport_desk_claim", "1", user="U0AGENT1",
+                                                             channel=DESK))
+                await _wait_post(slack, lambda p: p.params.get("thread_ts") == summary_ts
+                                 and "claimed by U0AGENT1" in p.params["text"])
+                await slack.push("events_api", event_envelope(agent_reply("Hi, Ana here.", summary_ts, "U0AGENT1",
+                                                                          "1700000301.000100")))
+                await _wait_post(slack, lambda p: p.params["channel"] == "D0CUSTOMER"
+                                 and p.params["text"].startswith("Hi, Ana here."))
+                assert not any("U0AGENT2" in note for note in _desk_notes(slack, summary_ts))
+                assert [t for t in _to_customer(slack)[told:] if "Rate us" in t] == []
