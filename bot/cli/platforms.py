@@ -24,7 +24,7 @@ from adapters.base import Adapter
 from adapters.discord import DiscordAdapter
 from adapters.slack import DeskMessage, SlackAdapter, SlackDesk
 from adapters.telegram import TelegramAdapter
-from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, run_async
+from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, require_services, run_async
 from bot.config import Config, Platform, Platforms
 from bot.errors import ConfigError
 from bot.runtime import Runtime
@@ -190,6 +190,7 @@ async def run(config: Config, data_dir: Path, *, stop: asyncio.Event | None = No
         )
     stop = stop or _stop_on_signals()
     async with Runtime.open(config, data_dir) as runtime:
+        await require_services(runtime)
         await _ingest_if_empty(runtime)
         wire_handoffs(runtime, config, adapters)
         handler = wire_delivery(runtime, adapters)
@@ -219,6 +220,7 @@ async def serve(
     telegram = TelegramAdapter(config.platforms.telegram) if "telegram" in needed else None
     adapters: list[Adapter] = [a for a in (slack, telegram) if a is not None]
     async with Runtime.open(config, data_dir) as runtime:
+        await require_services(runtime)
         await _ingest_if_empty(runtime)
         handler, feedback = wire_delivery(runtime, adapters), feedback_handler(runtime.engine)
         if slack is not None:

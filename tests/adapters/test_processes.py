@@ -72,7 +72,10 @@ async def test_serve_reports_its_health_and_platforms(repo_config: Config, data_
         async with web_process(config, data_dir) as client:
             health = await client.get("/healthz")
             assert health.status_code == 200
-            assert health.json() == {"status": "ok", "platforms": {"telegram": "webhook"}}
+            report = health.json()
+            assert report["status"] == "ok" and report["platforms"] == {"telegram": "webhook"}
+            assert {name: check["status"] for name, check in report["checks"].items()} == {"database": "ok",
+                                                                                           "vectors": "ok"}
             assert (await client.post("/slack/events", content=b"{}")).status_code == 404  # Slack not in HTTP mode
 
 
@@ -108,7 +111,7 @@ def write_config(tmp_path: Path, platforms_yaml: str) -> Path:
          {"SLACK_BOT_TOKEN": "xoxb-1"}, ["platforms.slack.signing_secret is empty: set SLACK_SIGNING_SECRET"]),
         ("serve", "  telegram:\n    enabled: true\n    mode: webhook\n    bot_token: t\n"
                   "    webhook_secret: ${TELEGRAM_WEBHOOK_SECRET:-}\n",
-         {}, ["platforms.telegram.webhook_secret is empty: set TELEGRAM_WEBHOOK_SECRET"]),
+         {}, ["platforms.telegram.webhook_secret: is empty, but mode: webhook needs it", "set TELEGRAM_WEBHOOK_SECRET"]),
         ("run", "  slack:\n    enabled: true\n    mode: http\n", {},
          ["nothing for `rapport run` to connect", "platforms.slack with mode: socket"]),
     ],
@@ -156,7 +159,8 @@ async def test_serve_process_listens_on_port_and_stops_cleanly_on_sigterm(tmp_pa
                 if process.returncode is not None:
                     break
                 await asyncio.sleep(0.05)
-            assert (await client.get("/healthz")).json() == {"status": "ok", "platforms": {}}
+            report = (await client.get("/healthz")).json()
+            assert report["status"] == "ok" and report["platforms"] == {}
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 20)
         assert process.returncode == 0, stderr.decode()
