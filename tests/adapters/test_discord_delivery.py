@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+import discord
+import discord.http
 import pytest
 
 from adapters.discord import DiscordAdapter
@@ -163,3 +165,19 @@ async def test_a_20000_character_reply_with_many_sources_and_suggestions_arrives
     assert received.replace("-# ", "").split() == rendered.text.split()  # every word, in order, nothing cut
     rows = sent[-1].params["components"]
     assert len(rows) == 5 and rows[-1]["components"][0]["label"] == "👍 Helpful"
+
+
+async def test_the_fake_refuses_what_discord_refuses_so_the_limits_above_mean_something(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    channel = adapter.client.get_partial_messageable(int(DM_CHANNEL_ID))
+    with pytest.raises(discord.HTTPException) as refused:
+        await channel.send("x" * 2001)
+    assert (refused.value.status, refused.value.code) == (400, 50035)
+    payload = {"content": "hi", "components": [{"type": 1, "components": [
+        {"type": 2, "style": 1, "label": "L" * 81, "custom_id": "c" * 101}]}]}
+    with pytest.raises(discord.HTTPException) as refused:
+        await adapter.client.http.request(discord.http.Route("POST", "/channels/{channel_id}/messages",
+                                                             channel_id=int(DM_CHANNEL_ID)), json=payload)
+    assert refused.value.code == 50035
+    assert fake.log.named("create_message") == []

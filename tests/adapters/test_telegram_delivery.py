@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from telegram.error import BadRequest
 
 from adapters.rendering import render
 from adapters.telegram import PRIVATE_CHAT_NOTICE, UNREADABLE_NOTICE, TelegramAdapter
@@ -222,3 +223,19 @@ async def test_in_a_group_only_an_unreadable_reply_to_the_bot_is_explained(fake:
         [note] = await fake.log.wait_for("sendMessage")
     assert note.params["chat_id"] == str(GROUP["id"])
     assert note.params["reply_parameters"]["message_id"] == 91
+
+
+async def test_the_fake_refuses_what_telegram_refuses_so_the_limits_above_mean_something(
+    fake: FakeTelegram, adapter: TelegramAdapter
+) -> None:
+    for text in ("x" * 4097, "😀" * 2049):  # 4,097 characters; 2,049 emoji are 4,098 UTF-16 units
+        with pytest.raises(BadRequest, match="(?i)message is too long"):
+            await adapter.bot.send_message(CUSTOMER["id"], text)
+    assert fake.log.named("sendMessage") == []
+
+
+async def test_a_chat_that_does_not_exist_is_a_permanent_failure(fake: FakeTelegram, adapter: TelegramAdapter) -> None:
+    fake.fault("sendMessage", 400, "Bad Request: chat not found")
+    with pytest.raises(DeliveryFailed) as failed:
+        await adapter.send(sample_reply(PRIVATE_CHAT, f"{CUSTOMER['id']}:54"))
+    assert failed.value.permanent
