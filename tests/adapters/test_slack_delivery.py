@@ -3,6 +3,7 @@ Block Kit's limits, private replies, files, and DeliveryFailed for what Slack di
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -80,7 +81,6 @@ async def test_a_very_long_answer_continues_in_further_messages_in_the_same_thre
 async def test_a_retried_reply_resumes_after_the_parts_slack_already_accepted(fake: FakeSlack) -> None:
     adapter = adapter_for(fake)
     reply = sample_reply(text="\n\n".join("word " * 500 for _ in range(120)), delivery_key="outbox:42")
-    fake.fail("chat.postMessage", times=0)
     first_part_posted = False
 
     async def second_part_fails() -> None:
@@ -89,7 +89,7 @@ async def test_a_retried_reply_resumes_after_the_parts_slack_already_accepted(fa
         first_part_posted = True
         fake.fail("chat.postMessage", times=2, status=502)  # the SDK's one retry fails too
 
-    import asyncio
+    # Armed when the fake records the first post, before its answer reaches the client.
     failing = asyncio.ensure_future(second_part_fails())
     with pytest.raises(DeliveryFailed) as failed:
         await adapter.send(reply)
