@@ -71,8 +71,9 @@ async def _chat(cfg: Config, data: Path, as_customer: str | None, json_output: b
 
         adapter = ConsoleAdapter(user_id, name, json_output=json_output, bot_name=cfg.brand.bot_name, agent=as_agent)
         runtime.desk.desk = ConsoleDesk(json_output=json_output)
-        runtime.desk.deliver = adapter.send
-        await adapter.start(runtime.engine.handle)
+        runtime.delivery.add_sender(PLATFORM, adapter.send)  # the agent's relays, through the outbox
+        runtime.desk.deliver = runtime.delivery.send
+        await adapter.start(runtime.delivery.answer_inline)
 
 
 @app.command()

@@ -162,6 +162,7 @@ def wire_handoffs(runtime: Runtime, config: Config, adapters: Sequence[Adapter])
     runtime.desk.desk = SlackDesk(slack, config.handoff.slack_channel)
     slack.desk_channel = config.handoff.slack_channel
     slack.desk_handler = desk_router(runtime.desk)
+    slack.desk_agents = frozenset(config.handoff.agents)
 
 
 def desk_router(desk: HandoffDesk) -> Callable[[DeskMessage], Awaitable[None]]:
