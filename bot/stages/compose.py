@@ -106,6 +106,8 @@ class OfflineComposer:
                 files = (outcome.export,) if outcome.export else ()
             case Action.FORGET:
                 text = self._t.forget_done.format(**fill) if outcome.forgotten else self._t.forget_ask.format(**fill)
+                if not outcome.forgotten:
+                    suggestions = (Suggestion("Yes, delete everything", "/forget confirm"),)
             case Action.HELP:
                 text = self._t.help.format(**fill)
             case Action.CSAT:

@@ -71,7 +71,8 @@ class Remember:
             changes["stage"] = context.insights.stage
         # The turns, any handoff, profile changes and the inbox's "answered" mark commit together.
         await self._log.record(inbound, turns, handoff, answered=reply is not None, customer_changes=(customer.id, changes),
-                               reply=reply, customer_id=customer.id)
+                               reply=reply, customer_id=customer.id,
+                               customer_since=customer.created_at)
         if understanding.text and decision.action not in _NOT_MEMORABLE and turns[0].id is not None:
             # Keyed by the stored turn's row id: the vector store never holds the text or a platform id.
             self._memory.remember(

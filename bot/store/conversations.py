@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select, update
 
 from bot.store.database import Database
-from bot.store.tables import Customer, Handoff, InboxEntry, Turn, utcnow
+from bot.store.dialogue import DialogueState, save_state
+from bot.store.tables import Customer, ForgottenCustomer, Handoff, InboxEntry, Turn, as_utc, utcnow
 from bot.store.inbox import message_digest
 from bot.store.outbox import new_entry
 from bot.types import ConversationKey, Inbound, Reply
+
+
+async def _forgotten_meanwhile(session: Any, customer_id: int | None, since: datetime | None) -> bool:
+    if customer_id is None or since is None:
+        return False
+    tomb = await session.get(ForgottenCustomer, customer_id)
+    # An id SQLite reused for a newer customer is not that customer.
+    return tomb is not None and as_utc(tomb.forgotten_at) >= as_utc(since)
 
 
 class ConversationLog:
@@ -52,16 +62,25 @@ class ConversationLog:
         customer_changes: tuple[int, dict[str, Any]] | None = None,
         reply: Reply | None = None,
         customer_id: int | None = None,
+        customer_since: datetime | None = None,
+        state: DialogueState | None = None,
     ) -> None:
         """Store a turn and its answer, any handoff and profile changes, the reply in the outbox, and
         close the inbox entry, atomically: a turn is never stored without its reply waiting to go out,
-        and never run twice. The reply must carry its ``delivery_key``."""
+        and never run twice. The reply must carry its ``delivery_key``; ``state`` (the conversation's
+        dialogue state after this turn) is written in the same transaction."""
         async with self._db.session() as session:
+            if await _forgotten_meanwhile(session, customer_id, customer_since):
+                # A /forget of this customer ran while this turn did (in another conversation): the
+                # turn's words must not outlive it. The reply still goes out; nothing else is kept.
+                turns, handoff, customer_changes, customer_id, state = [], None, None, None, None
             session.add_all(list(turns))
             if reply is not None:
                 session.add(new_entry(reply, customer_id))
             if handoff is not None:
                 session.add(handoff)
+            if state is not None and customer_id is not None:
+                await save_state(session, customer_id, state)
             if customer_changes and customer_changes[1]:
                 customer_id, changes = customer_changes
                 await session.exec(update(Customer).where(col(Customer.id) == customer_id).values(**changes))  # type: ignore[call-overload]

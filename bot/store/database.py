@@ -115,4 +115,6 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten with zeros, not left in free pages: forgetting leaves no byte behind.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
