@@ -114,6 +114,9 @@ async def ingest(
         if source not in present:
             await pages.delete(ids=ids)
             report.removed.append(source)
+    if report.changed or pages.lexical_public is None:
+        # The keyword indexes mirror the stored sections: rebuilt here, never on a customer's turn.
+        await pages.refresh_lexical()
 
     await _ingest_catalog(files, catalog, embedder, report, progress, done)
     return report

@@ -1,15 +1,39 @@
-"""Search the ingested knowledge and catalog with an embedding the engine already computed."""
+"""Search the ingested knowledge and catalog: the engine's query embedding, fused with keywords.
+
+A section's score blends two views of the query. The dense cosine (MiniLM) understands
+paraphrase; the lexical view (BM25 on spelling-corrected, stemmed words) sees what the
+embedding blurs: typos ("shiping"), and words the knowledge never mentions ("amazon").
+The fused score stays on the dense scale, so ``answer_min_similarity`` and
+``clarify_min_similarity`` keep their meaning: it is the cosine moved by at most
+``LEXICAL_WEIGHT / 2`` up when the section holds every informative word of the query,
+and as much down when it holds none. Measured on tests/knowledge/retrieval_questions.csv
+by scripts/eval_retrieval.py.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from collections.abc import Sequence
-from typing import Any
+from bot.embedder import Embedder, embed_async
+from bot.knowledge.lexical import LexicalDocument, LexicalIndex, SectionKey
+from bot.store.vectors import Metadata, VectorCollection, VectorHit
 
-from bot.store.vectors import Metadata, VectorCollection
+# How far lexical agreement may move the dense score: ±0.1 around the cosine. Chosen on the
+# labelled questions (0.1–0.3 rank alike; larger lets keyword overlap answer off-topic questions).
+LEXICAL_WEIGHT = 0.2
+# Coverage at which the lexical view is neutral: a section holding half the query's IDF weight.
+LEXICAL_NEUTRAL = 0.5
+# The best section must lead the next one by this much to be answered without asking which
+# was meant; below it, two sections answer the question about equally well.
+CONFIDENT_MARGIN = 0.03
+# Nearest vectors fetched per collection: every section has two (heading alone, heading +
+# answer), and the lexical view may promote a section the cosine ranked well below the top.
+DENSE_POOL = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,21 +42,43 @@ class KnowledgeHit:
     title: str
     section: str
     text: str
-    similarity: float
+    similarity: float  # fused score in [0, 1], on the dense cosine's scale (see the module docstring)
+    dense: float = 0.0  # cosine of the query embedding and the section
+    lexical: float = 0.0  # share of the query's informative words the section holds; 0 without query text
+    # Only on the best hit: it leads the runner-up by CONFIDENT_MARGIN, so it is the answer
+    # rather than one of several close ones. The decide stage answers only a confident hit.
+    confident: bool = False
+    chunk: int = 0  # the section's index on its page: (source, chunk) names one section
+
+
+def _lexical_documents(rows: Sequence[tuple[str, str, dict[str, Any]]]) -> list[LexicalDocument]:
+    """One document per section, from the vector rows (two rows, same text, per section)."""
+    documents: dict[SectionKey, LexicalDocument] = {}
+    for _, text, meta in rows:
+        key = (str(meta.get("source", "")), int(meta.get("chunk", 0)))
+        if key not in documents:
+            documents[key] = LexicalDocument(key, str(meta.get("title", "")), str(meta.get("section", "")), text)
+    return [documents[k] for k in sorted(documents)]
 
 
 class PageCollections:
-    """Customer-facing and internal-only page sections, kept in two collections.
+    """Customer-facing and internal-only page sections, kept in two collections, each with its keyword index.
 
     Internal pages live apart, so a customer's query cannot rank them in at all, and no
     metadata filter is needed: a filtered Chroma query scans the metadata of every
     collection in the store (28 ms beside 100,000 memories, against 1.3 ms unfiltered).
-    Ingest sees one collection: writes are routed by each section's ``internal`` flag.
+    The keyword indexes are apart for the same reason. Ingest sees one collection: writes
+    are routed by each section's ``internal`` flag, and ``refresh_lexical`` rebuilds both
+    indexes from what the collections then hold.
     """
 
     def __init__(self, public: VectorCollection, internal: VectorCollection) -> None:
         self.public = public
         self.internal = internal
+        self.lexical_public: LexicalIndex | None = None
+        self.lexical_internal: LexicalIndex | None = None
+        self.lexical_builds = 0  # how many times the indexes were built: start-up and ingest only
+        self._building = asyncio.Lock()
 
     async def upsert(self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str],
                      metadatas: Sequence[Metadata]) -> None:
@@ -52,30 +98,134 @@ class PageCollections:
     async def count(self) -> int:
         return await self.public.count() + await self.internal.count()
 
+    async def refresh_lexical(self) -> None:
+        """Rebuild both keyword indexes from the stored sections (start-up, and after ingest changed them)."""
+        async with self._building:
+            await self._build_lexical()
+
+    async def ensure_lexical(self) -> None:
+        """Build the indexes if nobody has: a process that skipped ``KnowledgeBase.load`` pays once, not per turn."""
+        if self.lexical_public is None:
+            async with self._building:
+                if self.lexical_public is None:
+                    await self._build_lexical()
+
+    async def _build_lexical(self) -> None:
+        public = _lexical_documents(await self.public.documents())
+        internal = _lexical_documents(await self.internal.documents())
+        # Building stems every word and fills the spelling dictionary: CPU work, off the loop.
+        # The new indexes replace the old in one assignment, so a search running meanwhile
+        # sees either the old pair or the new one.
+        self.lexical_public, self.lexical_internal = await asyncio.to_thread(
+            lambda: (LexicalIndex(public), LexicalIndex(internal))
+        )
+        self.lexical_builds += 1
+
+
+@dataclass(slots=True)
+class _Candidate:
+    hit: VectorHit
+    dense: float
+    index: LexicalIndex | None
+
+
+def fused_similarity(dense: float, coverage: float) -> float:
+    """The dense cosine moved by lexical agreement, clipped to [0, 1]."""
+    return float(min(1.0, max(0.0, dense + LEXICAL_WEIGHT * (coverage - LEXICAL_NEUTRAL))))
+
+
+Coverage = dict[LexicalIndex, dict[SectionKey, float]]
+
+
+def _coverage(text: str, indexes: set[LexicalIndex]) -> Coverage:
+    """Each index's matching sections and their coverage. An index is left out when the query
+    has no informative word in it ("hi", or no text at all): then the dense score stands alone."""
+    # Scoring a query is a sparse lookup over a small index (well under a millisecond): run inline.
+    return {index: {key: s.coverage for key, s in index.score(text).items()}
+            for index in indexes if text and index.query_terms(text)}
+
+
+def _score(candidate: _Candidate, key: SectionKey, coverage: Coverage) -> float:
+    if candidate.index is None or candidate.index not in coverage:
+        return max(0.0, min(1.0, candidate.dense))
+    return fused_similarity(candidate.dense, coverage[candidate.index].get(key, 0.0))
+
 
 class KnowledgeBase:
-    def __init__(self, pages: PageCollections, catalog: VectorCollection) -> None:
+    """Page sections and catalog vectors, searched by a query's embedding and (when given) its words.
+
+    With an ``embedder``, a query whose words the spelling correction changed is embedded
+    again as corrected ("how lnog does shiping take" -> "how long does shipping take"):
+    MiniLM's word pieces of a misspelt word carry little of its meaning. Without one, the
+    engine's embedding is used as it is and only the keyword side sees the correction.
+    """
+
+    def __init__(self, pages: PageCollections, catalog: VectorCollection, embedder: Embedder | None = None) -> None:
         self.pages = pages
         self.catalog = catalog
+        self._embedder = embedder
 
-    async def search(self, embedding: np.ndarray, limit: int = 3, include_internal: bool = False) -> list[KnowledgeHit]:
-        # Every section has two vectors (question alone, question + answer): fetch enough for
-        # `limit` distinct sections and keep each section's best score.
-        hits = await self.pages.public.query(embedding, limit * 2)
+    @classmethod
+    async def open(cls, pages: PageCollections, catalog: VectorCollection,
+                   embedder: Embedder | None = None) -> KnowledgeBase:
+        """A knowledge base whose keyword indexes are built now, at start-up, not on a customer's turn."""
+        knowledge = cls(pages, catalog, embedder)
+        await knowledge.load()
+        return knowledge
+
+    async def load(self) -> None:
+        await self.pages.refresh_lexical()
+
+    def correct(self, text: str) -> str:
+        """``text`` with misspelt words replaced by knowledge words ("how lnog" -> "how long"); as is before load."""
+        index = self.pages.lexical_public
+        return index.correct(text) if index is not None else text
+
+    async def search(self, embedding: np.ndarray, limit: int = 3, include_internal: bool = False,
+                     text: str = "") -> list[KnowledgeHit]:
+        """The ``limit`` best sections for a query, best first.
+
+        ``embedding`` is the query's unit vector; ``text`` its words (empty: dense ranking
+        alone). ``include_internal`` adds staff-only pages (staff asking, never customers).
+        """
+        if text:
+            await self.pages.ensure_lexical()
+            embedding = await self._respelt_embedding(embedding, text)
+        sources: list[tuple[VectorCollection, LexicalIndex | None]] = [(self.pages.public, self.pages.lexical_public)]
         if include_internal:
-            hits = sorted(hits + await self.pages.internal.query(embedding, limit * 2), key=lambda h: -h.similarity)
-        best: dict[tuple[str, int], KnowledgeHit] = {}
-        for h in hits:
-            key = (str(h.metadata.get("source", "")), int(h.metadata.get("chunk", 0)))
-            if key not in best:
-                best[key] = KnowledgeHit(
-                    source=key[0],
-                    title=str(h.metadata.get("title", "")),
-                    section=str(h.metadata.get("section", "")),
-                    text=h.document,
-                    similarity=h.similarity,
-                )
-        return list(best.values())[:limit]
+            sources.append((self.pages.internal, self.pages.lexical_internal))
+        candidates: dict[SectionKey, _Candidate] = {}
+        for collection, index in sources:
+            # Candidates come from the vector store, so a section deleted there is never returned,
+            # whatever a keyword index built earlier remembers.
+            for h in await collection.query(embedding, DENSE_POOL):
+                key = (str(h.metadata.get("source", "")), int(h.metadata.get("chunk", 0)))
+                if key not in candidates or h.similarity > candidates[key].dense:
+                    candidates[key] = _Candidate(h, h.similarity, index)
+        coverage = _coverage(text, {c.index for c in candidates.values() if c.index is not None})
+        scored = sorted(((_score(c, key, coverage), key, c) for key, c in candidates.items()), key=lambda item: -item[0])
+        runner_up = scored[1][0] if len(scored) > 1 else 0.0
+        return [
+            KnowledgeHit(
+                source=key[0],
+                title=str(c.hit.metadata.get("title", "")),
+                section=str(c.hit.metadata.get("section", "")),
+                text=c.hit.document,
+                similarity=similarity,
+                dense=c.dense,
+                lexical=coverage.get(c.index, {}).get(key, 0.0) if c.index is not None else 0.0,
+                confident=rank == 0 and similarity - runner_up >= CONFIDENT_MARGIN,
+                chunk=key[1],
+            )
+            for rank, (similarity, key, c) in enumerate(scored[:limit])
+        ]
+
+    async def _respelt_embedding(self, embedding: np.ndarray, text: str) -> np.ndarray:
+        index = self.pages.lexical_public
+        respelt = index.respell(text) if index is not None and self._embedder is not None else None
+        if respelt is None or self._embedder is None:
+            return embedding
+        return (await embed_async(self._embedder, [respelt]))[0]
 
     async def is_empty(self) -> bool:
         return await self.pages.count() == 0 and await self.catalog.count() == 0
