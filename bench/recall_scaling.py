@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from bot.config import load_config  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.stages.understand import Understanding  # noqa: E402
+from bot.store.memory import turn_source, vector_id  # noqa: E402
 from bot.store.tables import Customer, Turn  # noqa: E402
 from bot.types import ConversationKey, Inbound, Sentiment, SentimentLabel  # noqa: E402
 
@@ -41,24 +42,24 @@ async def grow(runtime: Runtime, customer_id: int, size: int, seed: int) -> None
     texts = [LINES[i % len(LINES)].format(p=PRODUCTS[(i // len(LINES)) % len(PRODUCTS)]) for i in range(40)]
     base = runtime.embedder.embed(texts)
     start = datetime(2025, 1, 1, tzinfo=UTC)
+    turns = [Turn(customer_id=customer_id, conversation=f"bench:W:D{customer_id}:{i // 20}", platform="bench",
+                  role="customer", text=texts[i % len(texts)], message_id=f"h{customer_id}-{i}",
+                  created_at=start + timedelta(minutes=i)) for i in range(size)]
     async with runtime.database.session() as session:
-        session.add_all(
-            Turn(customer_id=customer_id, conversation=f"bench:W:D{customer_id}:{i // 20}", platform="bench",
-                 role="customer", text=texts[i % len(texts)], message_id=f"h{customer_id}-{i}",
-                 created_at=start + timedelta(minutes=i))
-            for i in range(size)
-        )
+        session.add_all(turns)
         await session.commit()
     shard = runtime.memory.shard(customer_id)
     for offset in range(0, size, 5000):
         count = min(5000, size - offset)
-        picks = rng.integers(0, len(texts), size=count)
-        vectors = base[picks] + rng.normal(0, 0.05, size=(count, base.shape[1])).astype(np.float32)
+        vectors = base[[(offset + k) % len(texts) for k in range(count)]]
+        vectors = vectors + rng.normal(0, 0.05, size=(count, base.shape[1])).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        # Each vector names its SQL turn, as the memory writer stores them: no text in the vector store.
         await shard.upsert(
-            ids=[f"hist:{customer_id}:{offset + k}" for k in range(count)], embeddings=vectors,
-            documents=[texts[p] for p in picks],
-            metadatas=[{"customer_id": customer_id, "conversation": "bench", "at": "2025-01-01"} for _ in range(count)],
+            ids=[vector_id(turn_source(turns[offset + k].id or 0)) for k in range(count)], embeddings=vectors,
+            documents=None,
+            metadatas=[{"customer_id": customer_id, "conversation": "bench", "at": "2025-01-01", "mentions": 1}
+                       for _ in range(count)],
         )
 
 

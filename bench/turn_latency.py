@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import load_config  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
-from bot.store.tables import Customer, Identity  # noqa: E402
+from bot.store.memory import turn_source, vector_id  # noqa: E402
+from bot.store.tables import Customer, Identity, Turn  # noqa: E402
 from bot.types import ConversationKey, Inbound  # noqa: E402
 
 PRODUCTS = ["desk lamp", "trail shoes", "dog bed", "coffee beans", "tent", "headphones", "water filter", "office chair"]
@@ -68,15 +69,21 @@ async def load(runtime: Runtime, customers: int, memories: int, seed: int) -> fl
         vectors = pool_vectors[picks] + np_rng.normal(0, 0.02, size=(count, pool_vectors.shape[1])).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         owners = np_rng.integers(1, customers + 1, size=count)
+        # Memories name their SQL turn (the vector store keeps no text): the turns first, in bulk.
+        turns = [Turn(customer_id=int(owners[k]), conversation="bench", platform="bench", role="customer",
+                      text=pool[picks[k]], action="answer") for k in range(count)]
+        async with runtime.database.session() as session:
+            session.add_all(turns)
+            await session.commit()
         # Bulk load straight into each owner's shard; the engine's own writes go through the queue.
         for shard in {runtime.memory.shard(int(o)) for o in owners}:
             mine = [k for k in range(count) if runtime.memory.shard(int(owners[k])) is shard]
             await shard.upsert(
-                ids=[f"bench:{start + k}" for k in mine],
+                ids=[vector_id(turn_source(turns[k].id or 0)) for k in mine],
                 embeddings=vectors[mine],
-                documents=[pool[picks[k]] for k in mine],
+                documents=None,
                 metadatas=[{"customer_id": int(owners[k]), "conversation": "bench",
-                            "at": "2026-01-01T00:00:00+00:00"} for k in mine],
+                            "at": "2026-01-01T00:00:00+00:00", "mentions": 1} for k in mine],
             )
     return time.perf_counter() - started
 
