@@ -51,7 +51,7 @@ A scenario file (YAML):
 
 Keys of expect: silent, intent, action, contains, contains_any, not_contains, matches, not_matches (regex),
 source, not_source (page path, file name or stem), handoff, sentiment (negative|neutral|positive),
-recommends {sku, category, not_sku, none}, private, files (fnmatch), offers (suggestion buttons).
+recommends {sku, category, not_sku, none}, private, files (fnmatch), file_contains, offers (suggestion buttons).
 """
 
 

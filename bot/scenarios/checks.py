@@ -85,6 +85,9 @@ def _checks(expect: Expect, observed: Observed, category_of: Categories) -> Iter
     names = [f.name for f in reply.files]
     for pattern in expect.files:
         yield Check("files", any(fnmatch.fnmatch(n, pattern) for n in names), pattern, _listed(names))
+    for needle in expect.file_contains:
+        found = any(needle.casefold() in f.content.casefold() for f in reply.files)
+        yield Check("file_contains", found, repr(needle), "found" if found else f"not in {_listed(names)}")
     offered = [f"{s.label} → {s.text}" for s in reply.suggestions]
     for needle in expect.offers:
         yield Check("offers", any(needle.casefold() in o.casefold() for o in offered), repr(needle), _listed(offered))

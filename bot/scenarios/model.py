@@ -81,6 +81,7 @@ class Expect(Strict):
     recommends: Recommends | None = None
     private: bool | None = Field(None, description="whether the reply is for the asker's eyes only")
     files: Texts = Field(default_factory=list, description="a file whose name matches each pattern (fnmatch) is attached")
+    file_contains: Texts = Field(default_factory=list, description="each text appears in one of the attached files")
     offers: Texts = Field(default_factory=list,
                           description="each text appears in a suggestion (button) label or its message")
 
