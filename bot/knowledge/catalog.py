@@ -29,6 +29,20 @@ class Product:
     def consumable(self) -> bool:
         return "consumable" in self.tags
 
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+    @property
+    def base_name(self) -> str:
+        """The name without its variant: "Cozy Den Orthopedic Dog Bed" for "…, Medium"."""
+        return self.name.rsplit(", ", 1)[0] if ", " in self.name else self.name
+
+    @property
+    def variant(self) -> str:
+        """What follows the last ", " in the name (a size, fit or pack: "Medium", "Men's", "12 oz"), or ""."""
+        return self.name.rsplit(", ", 1)[1] if ", " in self.name else ""
+
 
 def read_catalog(path: Path, source: str) -> tuple[list[Product], list[KnowledgeError]]:
     """Good rows, and one error per bad row (with its line) so the good ones still load."""

@@ -15,7 +15,8 @@ class CatalogIndex:
     @classmethod
     async def load(cls, collection: VectorCollection) -> CatalogIndex:
         products = {}
-        for meta in (await collection.metadatas()).values():
+        # The description is the vector's document (product questions quote it); the rest is metadata.
+        for _, description, meta in await collection.documents({"kind": "product"}):
             sku = str(meta.get("sku", ""))
             if sku:
                 products[sku] = Product(
@@ -24,7 +25,7 @@ class CatalogIndex:
                     category=str(meta.get("category", "")),
                     price=float(meta.get("price", 0.0)),
                     stock=int(meta.get("stock", 0)),
-                    description="",
+                    description=description,
                     tags=tuple(t for t in str(meta.get("tags", "")).split(";") if t),
                 )
         return cls(products)

@@ -1,0 +1,147 @@
+"""Product questions answered from the catalog: price, stock, sizes and details by a fuzzy name."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge.catalog import read_catalog
+from bot.knowledge.catalog_index import CatalogIndex
+from bot.knowledge.products import Asked, ProductAnswerKind, ProductQuestions
+from bot.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def catalog() -> CatalogIndex:
+    products, problems = read_catalog(ROOT / "knowledge/catalog.csv", "knowledge/catalog.csv")
+    assert not problems
+    return CatalogIndex({p.sku: p for p in products})
+
+
+@pytest.fixture(scope="module")
+def questions(catalog: CatalogIndex) -> ProductQuestions:
+    return ProductQuestions(catalog)
+
+
+def prices_in(text: str) -> set[float]:
+    return {float(p.replace(",", "")) for p in re.findall(r"\$([\d,]+\.\d\d)", text)}
+
+
+def test_price_comes_from_the_catalog(questions: ProductQuestions, catalog: CatalogIndex) -> None:
+    question = questions.match("how much is the powerbank?")
+    assert question is not None and question.asked is Asked.PRICE and question.sku == "ELC-PWR-20"
+    answer = questions.answer(question)
+    assert answer.kind is ProductAnswerKind.ANSWERED
+    assert prices_in(answer.text) == {catalog.products["ELC-PWR-20"].price}
+    assert answer.products[0].price == 49.95 and answer.sku == "ELC-PWR-20"
+
+
+@pytest.mark.parametrize(("text", "sku"), [
+    ("is the hallo desk lamp in stock?", "LMP-DESK-01"),
+    ("how much is the yirgachefe coffee?", "KIT-COF-02"),
+    ("how much are the merrino sokcs", "RUN-SCK-03"),
+    ("tell me about the ridgback tent", "OUT-TNT-02"),
+    ("is the gooseneck kettle available?", "KIT-KTL-01"),
+    ("price of LMP-BAR-01", "LMP-BAR-01"),
+    ("do you guys still have the halo desk lamp?", "LMP-DESK-01"),
+    ("Halo LED Desk Lamp", "LMP-DESK-01"),
+])
+def test_typos_partial_names_and_skus_find_the_product(questions: ProductQuestions, text: str, sku: str) -> None:
+    question = questions.match(text)
+    assert question is not None and question.sku == sku, question
+
+
+def test_in_stock_is_said_with_the_price(questions: ProductQuestions) -> None:
+    question = questions.match("is the kettle in stock?")
+    assert question is not None and question.asked is Asked.STOCK
+    answer = questions.answer(question)
+    assert answer.kind is ProductAnswerKind.ANSWERED
+    assert answer.text.startswith("Yes") and "in stock" in answer.text and "$69.00" in answer.text
+
+
+def test_out_of_stock_is_said_plainly_with_an_in_stock_alternative_from_the_same_category(
+        questions: ProductQuestions, catalog: CatalogIndex) -> None:
+    for text, sku in [("is the halo floor lamp in stock?", "LMP-FLR-01"), ("how much is the coffee grinder?", "KIT-GRN-01"),
+                      ("tell me about the standing desk frame", "HOF-DSK-01")]:
+        question = questions.match(text)
+        assert question is not None and question.sku == sku
+        answer = questions.answer(question)
+        assert answer.kind is ProductAnswerKind.OUT_OF_STOCK
+        assert "out of stock" in answer.text
+        assert answer.alternative is not None
+        alternative = catalog.products[answer.alternative.sku]
+        assert alternative.stock > 0 and alternative.category == catalog.products[sku].category
+        assert alternative.name in answer.text
+        assert prices_in(answer.text) <= {catalog.products[sku].price, alternative.price}
+
+
+def test_variants_of_one_product_are_answered_together(questions: ProductQuestions) -> None:
+    question = questions.match("how much is the trail runner shoes?")
+    assert question is not None and {m.sku for m in question.matches} == {"RUN-TRL-01", "RUN-TRL-02"}
+    answer = questions.answer(question)
+    assert answer.kind is ProductAnswerKind.ANSWERED
+    assert answer.text.count("$139.00") == 1 and "Men's" in answer.text and "Women's" in answer.text
+
+
+def test_sizes_come_from_variants_and_descriptions(questions: ProductQuestions) -> None:
+    beds = questions.answer(questions.match("what sizes does the dog bed come in?"))  # type: ignore[arg-type]
+    assert beds.asked is Asked.SIZES
+    assert {p.sku for p in beds.products} == {"PET-BED-01", "PET-BED-02"}
+    assert "Medium" in beds.text and "Large" in beds.text and "36 x 27 inches" in beds.text
+    assert {"$89.00", "$119.00"} <= set(re.findall(r"\$[\d.]+", beds.text))
+    shoes = questions.answer(questions.match("which sizes do the trail running shoes come in"))  # type: ignore[arg-type]
+    assert "US men's sizes 7 to 14" in shoes.text and "US women's sizes 5 to 12" in shoes.text
+    lamp = questions.answer(questions.match("what sizes does the halo desk lamp come in?"))  # type: ignore[arg-type]
+    assert lamp.products[0].sizes == () and "one version" in lamp.text
+
+
+def test_an_ambiguous_name_asks_which_one(questions: ProductQuestions, catalog: CatalogIndex) -> None:
+    question = questions.match("is the halo lamp in stock?")
+    assert question is not None and question.ambiguous and question.sku is None
+    answer = questions.answer(question)
+    assert answer.kind is ProductAnswerKind.AMBIGUOUS
+    assert answer.text.startswith("Which one do you mean")
+    assert 2 <= len(answer.candidates) <= 3
+    assert {c.sku for c in answer.candidates} == {"LMP-DESK-01", "LMP-FLR-01"}
+    for candidate in answer.candidates:
+        assert catalog.products[candidate.sku].name in answer.text
+
+
+def test_no_match_says_so_with_the_closest_names(questions: ProductQuestions) -> None:
+    wok = questions.answer(questions.match("do you have a wok?"))  # type: ignore[arg-type]
+    assert wok.kind is ProductAnswerKind.NOT_FOUND and "I couldn't find a product called “wok”" in wok.text
+    assert "$" not in wok.text
+    yoga = questions.answer(questions.match("do you have a yoga mat?"))  # type: ignore[arg-type]
+    assert yoga.kind is ProductAnswerKind.NOT_FOUND and "“yoga mat”" in yoga.text
+    assert [c.sku for c in yoga.candidates][:1] == ["HOF-MAT-01"] and "Lakeside Anti-Fatigue Standing Mat" in yoga.text
+
+
+@pytest.mark.parametrize("text", [
+    "how long does shipping take?", "do you price match amazon?", "where is my order?", "my lamp arrived broken",
+    "any gift ideas for my dad who loves cooking?", "something for my new puppy", "can i return opened coffee beans?",
+    "do you sell gift cards?", "hi", "thanks!", "how much was it?",
+])
+def test_other_questions_are_left_to_other_handlers(questions: ProductQuestions, text: str) -> None:
+    assert questions.match(text) is None
+
+
+def test_the_product_under_discussion_answers_it(questions: ProductQuestions) -> None:
+    question = questions.match("how much is it?", current_sku="KIT-SKL-10")
+    assert question is not None and question.sku == "KIT-SKL-10" and question.asked is Asked.PRICE
+    assert "$42.00" in questions.answer(question).text
+    assert questions.match("is it in stock?") is None  # nothing under discussion: not ours to answer
+
+
+async def test_runtime_catalog_and_vectors_find_a_product_described_in_other_words(runtime: Runtime) -> None:
+    # The catalog index built at start-up carries descriptions (sizes are read from them).
+    assert runtime.catalog.products["PET-BED-01"].description.endswith("36 x 27 inches.")
+    questions = ProductQuestions(runtime.catalog, (runtime.advisor.vectors.skus, runtime.advisor.vectors.matrix))
+    text = "do you have a frying pan?"
+    question = questions.match(text, runtime.embedder.embed([text])[0])
+    assert question is not None and question.sku == "KIT-SKL-10" and question.matches[0].how == "meaning"
+    answer = questions.answer(question)
+    assert "closest we have" in answer.text and "$42.00" in answer.text
