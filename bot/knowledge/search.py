@@ -146,7 +146,9 @@ def _coverage(text: str, indexes: set[LexicalIndex]) -> Coverage:
 
 
 def _score(candidate: _Candidate, key: SectionKey, coverage: Coverage) -> float:
-    if candidate.index is None or candidate.index not in coverage:
+    # A section the keyword index has not seen (another process ingested it since this one
+    # built its index) is scored on its cosine alone, neither helped nor held back.
+    if candidate.index is None or candidate.index not in coverage or key not in candidate.index:
         return max(0.0, min(1.0, candidate.dense))
     return fused_similarity(candidate.dense, coverage[candidate.index].get(key, 0.0))
 
@@ -174,12 +176,8 @@ class KnowledgeBase:
         return knowledge
 
     async def load(self) -> None:
+        """Build the keyword indexes from the stored sections; ingest rebuilds them after a change."""
         await self.pages.refresh_lexical()
-
-    def correct(self, text: str) -> str:
-        """``text`` with misspelt words replaced by knowledge words ("how lnog" -> "how long"); as is before load."""
-        index = self.pages.lexical_public
-        return index.correct(text) if index is not None else text
 
     async def search(self, embedding: np.ndarray, limit: int = 3, include_internal: bool = False,
                      text: str = "") -> list[KnowledgeHit]:
