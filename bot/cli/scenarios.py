@@ -22,33 +22,33 @@ from bot.scenarios.runner import ScenarioRunner
 SCHEMA_ERROR = 2  # a file does not follow the format: nothing was run
 FAILED = 1
 
-FORMAT = """\
-A scenario file (YAML):
-
-  fixtures:                       # optional; imported once per file
-    files: [../../samples/customers.csv, ../../samples/orders.csv]   # as `rapport import` reads them
-    customers: [{customer_id: C-9001, name: Dana Reyes, email: dana@example.com}]
-    orders: [{order_id: "9001", customer_id: C-9001, sku: PET-BED-01, quantity: 1, unit_price: 89,
-              status: delivered, ordered_at: 2026-10-02}]
-  scenarios:
-    - name: Ana asks about someone else's order
-      customer: C-1001            # external id or email; leave out for a stranger
-      platform: slack             # console (default) | slack | telegram | discord
-      place: dm                   # dm (default) | channel (shared, the bot @mentioned)
-      external: false             # a Slack Connect user from another organisation
-      tags: [other-customers-order]
-      steps:
-        - say: status of order 1043?
-          expect:
-            contains: ["1043"]        # every one, case-insensitive
-            contains_any: [can't find, cannot find, not on your account]
-            not_contains: ["1042", Ben, dog food]
-            handoff: false
-        - say: and my lamp?
-          conversation: same          # same (default) | new
-          expect: {source: orders, intent: order_status, action: order_status}
-        - agent: claim                # the desk, for this conversation's open handoff
-
+EXAMPLE = """\
+# A scenario file (YAML). Fixture paths are relative to the file.
+fixtures:                       # optional; imported once per file
+  files: [../../samples/customers.csv, ../../samples/orders.csv]   # as `rapport import` reads them
+  customers: [{customer_id: C-9001, name: Dana Reyes, email: dana@example.com}]
+  orders: [{order_id: "9001", customer_id: C-9001, sku: PET-BED-01, quantity: 1, unit_price: 89,
+            status: delivered, ordered_at: 2026-10-02}]
+scenarios:
+  - name: Ana asks about someone else's order
+    customer: C-1001            # external id or email; leave out for a stranger
+    platform: slack             # console (default) | slack | telegram | discord
+    place: dm                   # dm (default) | channel (shared, the bot @mentioned)
+    external: false             # a Slack Connect user from another organisation
+    tags: [other-customers-order]
+    steps:
+      - say: status of order 1043?
+        expect:
+          contains: ["1043"]        # every one, case-insensitive
+          contains_any: [can't find, cannot find, not on your account]
+          not_contains: ["1042", Ben, dog food]
+          handoff: false
+      - say: and my lamp?
+        conversation: same          # same (default) | new
+        expect: {source: orders, intent: order_status, action: order_status}
+      - agent: claim                # the desk, for this conversation's open handoff
+"""
+KEYS = """\
 Keys of expect: silent, intent, action, contains, contains_any, not_contains, matches, not_matches (regex),
 source, not_source (page path, file name or stem), handoff, sentiment (negative|neutral|positive),
 recommends {sku, category, not_sku, none}, private, files (fnmatch), file_contains, offers (suggestion buttons).
@@ -58,7 +58,7 @@ recommends {sku, category, not_sku, none}, private, files (fnmatch), file_contai
 def register(app: typer.Typer) -> None:
     """Add ``rapport test`` to the command line."""
 
-    @app.command("test", epilog=FORMAT.replace("\n", "\n\n"))
+    @app.command("test", epilog="The file format, with every key: `rapport test --example`.")
     @reports_errors
     def test_command(
         paths: Annotated[list[Path], typer.Argument(help="Scenario files, or folders of *.yaml files.")],
@@ -71,6 +71,11 @@ def register(app: typer.Typer) -> None:
                          help="Build the run's data directories here and keep them (must be empty or absent); "
                               "default: a temporary directory, removed afterwards. Never your real data."),
         ] = None,
+        _example: Annotated[
+            bool,
+            typer.Option("--example", is_eager=True, callback=_print_example,
+                         help="Print an example scenario file with every key explained, and exit."),
+        ] = False,
     ) -> None:
         """Run conversation scenarios in a fresh data directory; exit 1 if any check fails, 2 if a file is invalid."""
         cfg = load_config(config or default_config_path())
@@ -91,6 +96,12 @@ def register(app: typer.Typer) -> None:
             print(json.dumps(result.as_json(), ensure_ascii=False))
         if not result.passed:
             raise typer.Exit(FAILED)
+
+
+def _print_example(value: bool) -> None:
+    if value:
+        print(EXAMPLE + "\n" + KEYS, end="")
+        raise typer.Exit()
 
 
 def scenario_files(paths: list[Path]) -> list[Path]:
@@ -118,7 +129,7 @@ def _load_all(paths: list[Path]) -> list[LoadedFile]:
     if problems:
         for problem in problems:
             stderr.print(f"[bold red]error:[/] {escape(problem)}", highlight=False)
-        stderr.print("  fix: keys are listed in `rapport test --help`; unknown keys are errors so a typo "
+        stderr.print("  fix: every key is shown by `rapport test --example`; unknown keys are errors, so a typo "
                      "cannot silently turn a check off", highlight=False)
         raise typer.Exit(SCHEMA_ERROR)
     return files

@@ -228,7 +228,7 @@ def load_file(path: Path) -> LoadedFile:
     return loaded
 
 
-_FIX = ("see the format in `rapport test --help`: scenarios have name, customer, platform, place, external, tags "
+_FIX = ("see `rapport test --example`: scenarios have name, customer, platform, place, external, tags "
         "and steps; a step is `say:` (with expect, platform, conversation) or `agent:` (with expect)")
 
 _STEP_KINDS = {"say", "agent"}  # the union's tags, which pydantic puts in the location

@@ -92,3 +92,11 @@ def test_other_mistakes_are_explained(write_yaml, text: str, problem: str) -> No
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ScenarioFileError, match="no such file"):
         load_file(tmp_path / "nope.yaml")
+
+
+def test_the_example_of_rapport_test_is_a_valid_file(write_yaml) -> None:
+    from bot.cli.scenarios import EXAMPLE
+
+    loaded = load_file(write_yaml(EXAMPLE.replace("../../samples", "{samples}")))
+    assert loaded.content.fixtures.customers[0]["customer_id"] == "C-9001"
+    assert [type(s).__name__ for s in loaded.content.scenarios[0].steps] == ["Say", "Say", "AgentStep"]
