@@ -104,8 +104,9 @@ class Expect(Strict):
 
     @property
     def wants_reply(self) -> bool:
-        """Any check but ``silent`` needs a reply to look at."""
-        return any(value not in (None, [], False) for name, value in self if name != "silent") or self.silent is False
+        """Any key written but ``silent`` and ``action`` (a silent turn has an action too), ``handoff: false``
+        included, needs a reply to look at."""
+        return bool(self.model_fields_set - {"silent", "action"}) or self.silent is False
 
 
 class Say(Strict):

@@ -37,7 +37,7 @@ Progress = Callable[[ScenarioResult], None]
 
 @dataclass
 class RecordingDesk:
-    """The agents' desk of a scenario: what it was told, kept for the report."""
+    """The agents' desk of a scenario: announcements get a thread reference; what it is told is kept."""
 
     posts: list[str] = field(default_factory=list)
 
