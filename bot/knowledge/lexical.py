@@ -11,6 +11,7 @@ ingest), never while answering: a query only tokenizes and scores.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -24,6 +25,9 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 from symspellpy import SymSpell, Verbosity
+
+# bm25s sets its own logger to DEBUG on import, so every index build would reach the console.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 SectionKey = tuple[str, int]  # (source page, chunk index): one retrievable section
 
