@@ -23,7 +23,6 @@ from bot.handoff.escalation import Escalation
 from bot.intents import IntentRouter
 from bot.knowledge.catalog_index import CatalogIndex
 from bot.recommend.advisor import ProductAdvisor
-from bot.stages.decide import Action
 from bot.store.tables import Customer, Ticket, Turn, as_utc
 from bot.embedder import Embedder, embed_async, load_embedder
 from bot.engine import Engine
@@ -35,6 +34,10 @@ from bot.stages.accept import Accept
 from bot.stages.act import Act
 from bot.stages.compose import OfflineComposer
 from bot.stages.decide import Decide
+from bot.handlers import registry as handler_registry
+from bot.handlers.base import Services
+from bot.nlp.language import LanguageDetector
+from bot.store.dialogue import DialogueStore
 from bot.stages.identify import Identify
 from bot.stages.recall import Recall
 from bot.stages.recommend import Recommend
@@ -91,7 +94,7 @@ class Runtime:
             embedder = load_embedder(config.models.embedder)
             vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
             pages = PageCollections(await vectors.collection(PAGES), await vectors.collection(PAGES_INTERNAL))
-            knowledge = KnowledgeBase(pages, await vectors.collection(CATALOG))
+            knowledge = await KnowledgeBase.open(pages, await vectors.collection(CATALOG), embedder)
             catalog = await CatalogIndex.load(knowledge.catalog)
             memory = CustomerMemory([await vectors.collection(n) for n in shard_names(config.stores.memory_shards)],
                                     database, max_per_customer=config.stores.memories_per_customer)
@@ -104,6 +107,15 @@ class Runtime:
                                config.templates, config.brand)
             advisor = ProductAdvisor(database, catalog, config.recommendations)
             await advisor.fit(knowledge.catalog)
+            escalation = Escalation(config.handoff, config.thresholds.negative_sentiment)
+            registry = handler_registry.build(Services(
+                brand=config.brand, templates=config.templates, thresholds=config.thresholds, handoff=config.handoff,
+                escalation=escalation, linker=IdentityLinker(database, vectors, memory), privacy=privacy,
+                directory=customers, feedback=feedback_log, knowledge=knowledge, embedder=embedder, catalog=catalog,
+                products=None,
+            ))
+            # Product names say nothing about the language a message is in.
+            product_words = [w for p in catalog.products.values() for w in p.name.split()]
             engine = Engine(
                 accept=Accept(Inbox(database)),
                 identify=Identify(customers),
@@ -111,15 +123,17 @@ class Runtime:
                     embedder, load_scorer(config.models.sentiment), config.handoff.human_request_phrases,
                     IntentRouter.load(config.resolve(config.knowledge.intents), data_dir, embedder,
                                       config.thresholds.intent_confidence),
+                    LanguageDetector(product_words),
                 ),
                 recall=Recall(log, memory, knowledge, insights, config.conversation.recent_turns,
                               config.conversation.recalled_memories, set(config.admins),
-                              config.conversation.granularity),
+                              config.conversation.granularity, DialogueStore(database)),
                 recommend=Recommend(advisor, config.recommendations, config.thresholds),
-                decide=Decide(config.thresholds, Escalation(config.handoff, config.thresholds.negative_sentiment)),
-                act=Act(IdentityLinker(database, vectors, memory), privacy, customers, feedback_log),
-                compose=OfflineComposer(config.brand, config.templates, config.thresholds),
-                remember=Remember(log, memory, config.conversation.granularity),
+                decide=Decide(registry, escalation),
+                act=Act(registry),
+                compose=OfflineComposer(config.brand, config.templates, registry),
+                remember=Remember(log, memory, registry, config.conversation.granularity,
+                                  config.thresholds.negative_sentiment),
                 locks=conversation_locks(config.stores.redis_url or os.environ.get("REDIS_URL", "")),
                 feedback_log=feedback_log,
                 desk=desk,
@@ -168,7 +182,8 @@ class Runtime:
 
     async def rebuild_memories(self, batch: int = 256) -> int:
         """Re-embed every remembered customer message and past ticket from SQL into the memory shards."""
-        memorable = [a for a in Action if a not in {Action.LINK, Action.EXPORT, Action.FORGET, Action.HELP, Action.CSAT}]
+        # The handlers say which turns are memories: the same set the remember stage writes.
+        memorable = sorted(self.engine.decide.registry.memorable)
         count = 0
         async with self.database.session() as session:
             turns = (await session.exec(select(Turn).where(Turn.role == "customer", col(Turn.action).in_(memorable)))).all()
