@@ -159,16 +159,9 @@ class Inbox:
     async def claim(self, inbound: Inbound) -> bool:
         """Mark a message as taken once, for work that is not a queued turn (an agent's relay):
         True the first time, False for a redelivery. ``release`` undoes a claim whose work failed."""
-        key = message_digest(inbound.platform, inbound.message_id)
-        async with self._db.session() as session:
-            session.add(InboxEntry(platform=inbound.platform, message_id=key, status="processing",
-                                   conversation=conversation_digest(inbound.conversation)))
-            try:
-                await session.commit()
-                return True
-            except IntegrityError:
-                await session.rollback()
-                return False
+        return await self._db.insert_once(InboxEntry(
+            platform=inbound.platform, message_id=message_digest(inbound.platform, inbound.message_id),
+            status="processing", conversation=conversation_digest(inbound.conversation)))
 
     async def release(self, inbound: Inbound) -> None:
         key = message_digest(inbound.platform, inbound.message_id)

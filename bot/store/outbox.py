@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 
 from bot.store.database import Database
@@ -57,14 +56,7 @@ class Outbox:
     async def add(self, reply: Reply, customer_id: int | None = None) -> bool:
         """Store a reply that is not a turn's (an agent's relay, a CSAT question); False if one with
         its delivery key is there already (the desk message was redelivered)."""
-        async with self._db.session() as session:
-            session.add(new_entry(reply, customer_id))
-            try:
-                await session.commit()
-                return True
-            except IntegrityError:
-                await session.rollback()
-                return False
+        return await self._db.insert_once(new_entry(reply, customer_id))
 
     async def lease(self, key: str, owner: str) -> PendingReply | None:
         """Lease one undelivered entry for sending now; None if delivered, failed, not due, or being sent."""
