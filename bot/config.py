@@ -115,6 +115,42 @@ class Templates(Section):
         "I can answer questions about orders, shipping, returns, refunds and products. Commands: "
         "/link (connect your accounts on other platforms), /export (your data), /forget (delete your data)."
     )
+    # {command}: what was typed, e.g. "/foo"; {commands}: the commands that exist, one per line.
+    unknown_command: str = "I don't know the command {command}. These are the ones I know:\n{commands}"
+    # Orders. {order_ref}: the number the customer typed; {orders}: their own recent order numbers.
+    order_not_found: str = (
+        "I can't find an order {order_ref} on your account{name_suffix}. Could you check the number? "
+        "The orders I can see on your account are: {orders}."
+    )
+    order_not_found_none: str = (
+        "I can't find an order {order_ref} on your account{name_suffix}, and I don't see any orders on it yet. "
+        "If you ordered with another email address, tell me and I can bring in a person from our team."
+    )
+    # {order_id}, {items}, {status}, {ordered}, {total} (e.g. "89.00"), {tracking}
+    order_facts: str = "Your order {order_id} ({items}) was placed {ordered} and is {status}."
+    order_problem_lead: str = "I'm sorry about that{name_suffix}. Here's what applies to your order {order_id} ({items}, {status}):"
+    order_total: str = "Your order {order_id} ({items}) came to ${total}."
+    order_when: str = "You placed order {order_id} ({items}) {ordered}."
+    order_tracking_only: str = "The tracking number for your order {order_id} ({items}) is {tracking}."
+    order_no_tracking: str = "Your order {order_id} ({items}) has no tracking number yet: it is {status}."
+    last_purchase: str = "Your most recent order is {order_id}, placed {ordered}: {items}."
+    no_orders: str = "I don't see any orders on your account{name_suffix}. Did you order with another email address?"
+    # Facts the customer told. {label} e.g. "dog name", {value} "Rex", {said} e.g. "yesterday".
+    fact_recall: str = "You told me {said}: your {label} is {value}."
+    fact_unknown: str = "I don't think you've told me that yet{name_suffix}. I'll remember it if you do."
+    # Safety reports: {guidance} is the safety section of the knowledge pages.
+    safety: str = (
+        "Please stop using it right away{name_suffix}, unplug it and keep it away from anything that can burn. "
+        "I've asked a person from our team to take this up with you now; they'll reply right here.\n\n{guidance}"
+    )
+    # An upset customer whose message matches no answer: empathy and a way forward, not "I don't know".
+    upset: str = (
+        "I'm really sorry{name_suffix}, that's not the experience we want you to have. I couldn't find an answer "
+        "to this myself, but I can look into an order, a return or a refund for you right now, or bring in a "
+        "person from our team. What would help most?"
+    )
+    # After this many misses in a row the reply offers a person (a button) before handing off.
+    offer_person: str = "I'm not getting this right, sorry{name_suffix}. Would you like a person from our team to help?"
 
 
 class Knowledge(Section):
@@ -368,7 +404,19 @@ class Handoff(Section):
         3, description="Hand off after this many negative customer messages in a row (0: never)."
     )
     unresolved_repeats: Annotated[int, Field(ge=0, le=20)] = Field(
-        2, description="Hand off when the bot could not answer this many times in one conversation (0: never)."
+        3, description="Hand off when the bot could not help this many turns in a row, counted since the bot "
+        "last took over the conversation (a resolved handoff starts afresh; 0: never)."
+    )
+    offer_person_after: Annotated[int, Field(ge=0, le=20)] = Field(
+        2, description="Offer a person (a button, not a handoff) after this many turns in a row the bot could "
+        "not help with (0: never)."
+    )
+    safety_phrases: list[str] = Field(
+        ["swelling", "swollen", "smoke", "smoking", "smoked", "overheating", "overheats", "overheated",
+         "burning smell", "smells like burning", "burn", "burned", "burnt", "burns", "sparks", "sparking",
+         "caught fire", "on fire", "melted", "melting", "electric shock", "shocked me"],
+        description="Words that make a message a product safety report: answered with the safety guidance "
+        "and handed to a person.",
     )
     intents: list[str] = Field(
         ["cancel_account", "legal"], description="Intents (from knowledge/intents.csv) that always go to a person."

@@ -10,7 +10,8 @@ from bot.stages.accept import Accept
 from bot.stages.act import Act
 from bot.stages.compose import Composer
 from bot.handoff.desk import HandoffDesk
-from bot.stages.decide import Action, Decide, Decision
+from bot.stages.decide import Decide, Decision
+from bot.handlers.base import Situation
 from bot.stages.identify import Identify
 from bot.stages.recall import Context, Recall
 from bot.stages.recommend import Recommend
@@ -82,18 +83,19 @@ class Engine:
         understanding = await self.understand(inbound)
         context = await self.recall(inbound, customer, understanding)
         products = await self.recommend(customer, understanding, context)
-        decision = self.decide(customer, understanding, context, products)
-        outcome = await self.act(inbound, customer, understanding, context, decision)
-        reply = await self.compose(inbound, customer, understanding, context, decision, products, outcome)
+        situation = Situation(inbound, customer, understanding, context, products)
+        decision = self.decide(situation)
+        outcome = await self.act(situation, decision)
+        reply = await self.compose(situation, decision, outcome)
         if reply is not None:
             reply = _addressed(reply, inbound)
-        # The turn, its reply (in the outbox) and the inbox mark commit together.
-        await self.remember(inbound, outcome.customer, understanding, context, decision, reply)
+        # The turn, its reply (in the outbox), the dialogue state and the inbox mark commit together.
+        await self.remember(situation, outcome.customer, decision, reply)
         await self._tell_the_desk(inbound, context, decision)
         # Ids and the decision only: message bodies and personal data stay out of logs.
         log.info(
             "turn handled",
-            extra={"platform": inbound.platform, "customer_id": customer.id, "action": decision.action.value},
+            extra={"platform": inbound.platform, "customer_id": customer.id, "action": decision.action},
         )
         return reply
 
@@ -104,9 +106,9 @@ class Engine:
         the next message in the conversation announces it again.
         """
         try:
-            if decision.action is Action.HANDOFF:
+            if decision.opens_handoff:
                 await self.desk.opened(str(inbound.conversation))
-            elif decision.action is Action.SILENT and context.open_handoff is not None:
+            elif decision.silent and context.open_handoff is not None:
                 await self.desk.customer_wrote(context.open_handoff, inbound.text)
         except Exception:
             log.exception("could not reach the agents' desk",

@@ -108,9 +108,10 @@ class Runtime:
             advisor = ProductAdvisor(database, catalog, config.recommendations)
             await advisor.fit(knowledge.catalog)
             escalation = Escalation(config.handoff, config.thresholds.negative_sentiment)
+            linker = IdentityLinker(database, vectors, memory)
             registry = handler_registry.build(Services(
                 brand=config.brand, templates=config.templates, thresholds=config.thresholds, handoff=config.handoff,
-                escalation=escalation, linker=IdentityLinker(database, vectors, memory), privacy=privacy,
+                escalation=escalation, linker=linker, privacy=privacy,
                 directory=customers, feedback=feedback_log, knowledge=knowledge, embedder=embedder, catalog=catalog,
                 products=None,
             ))
@@ -130,7 +131,7 @@ class Runtime:
                               config.conversation.granularity, DialogueStore(database)),
                 recommend=Recommend(advisor, config.recommendations, config.thresholds),
                 decide=Decide(registry, escalation),
-                act=Act(registry),
+                act=Act(registry, linker),
                 compose=OfflineComposer(config.brand, config.templates, registry),
                 remember=Remember(log, memory, registry, config.conversation.granularity,
                                   config.thresholds.negative_sentiment),

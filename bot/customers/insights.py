@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, func, select
 
 from bot.config import Journey
+from bot.customers.preferences import Fact, facts_of
 from bot.knowledge.catalog_index import CatalogIndex
 from bot.store.database import Database
 from bot.store.tables import Customer, Order, OrderLine, ProductEvent, Ticket, Turn, as_utc, utcnow
@@ -55,6 +56,9 @@ class Insights:
     recurring_issue: str
     preferences: dict[str, str] = field(default_factory=dict)
     browsing: tuple[str, ...] = ()  # categories viewed most, most first
+    # Every order of this customer, newest first: an order number is looked up here and nowhere else.
+    orders: tuple[OrderSummary, ...] = ()
+    facts: tuple[Fact, ...] = ()  # what the customer told us about themselves, with when
 
     @property
     def open_orders(self) -> tuple[OrderSummary, ...]:
@@ -78,8 +82,9 @@ class Insights:
             facts.append("open issues: " + "; ".join(self.open_tickets))
         if self.recurring_issue:
             facts.append(f"recurring issue: {self.recurring_issue}")
-        for key, value in sorted(self.preferences.items()):
-            facts.append(f"stated preference — {key}: {value}")
+        for fact in self.facts:
+            said = f" (said {fact.said_at:%Y-%m-%d})" if fact.said_at else ""
+            facts.append(f"told us — {fact.label}: {fact.value}{said}")
         if self.browsing:
             facts.append("recently browsing: " + ", ".join(self.browsing))
         return facts
@@ -130,8 +135,10 @@ class InsightBuilder:
             last_channel=contact[1] if contact else "",
             open_tickets=open_tickets,
             recurring_issue=recurring,
-            preferences=dict(customer.preferences or {}),
+            preferences={k: f.value for k, f in facts_of(customer.preferences).items()},
             browsing=browsing,
+            orders=tuple(orders),
+            facts=tuple(sorted(facts_of(customer.preferences).values(), key=lambda f: f.key)),
         )
 
     async def _orders(self, customer_id: int) -> list[OrderSummary]:

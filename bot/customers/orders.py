@@ -1,14 +1,53 @@
-"""Which of a customer's orders a message is about, using the conversation so far."""
+"""Which of a customer's orders a message is about, and what it asks of it: a number is looked up
+among this customer's orders only; products name orders by their items; problems have kinds."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.customers.insights import OrderSummary
 
-_ORDER_NUMBER = re.compile(r"#?\b([A-Z]{0,3}-?\d{3,10})\b", re.I)
+# An order number: "order 1043", "#1043", "order no. 1043", "order number NW-1043", or the number alone.
+_ORDER_NUMBER = re.compile(
+    r"(?:\border(?:\s+(?:no\.?|number|num|nr|id))?|#)\s*#?\s*([A-Z]{0,3}-?\d{3,10})\b|^\s*#?([A-Z]{0,3}-?\d{3,10})\s*[?.!]*\s*$", re.I
+)
 _STOP = {"the", "a", "an", "my", "and", "of", "for", "with", "set", "pack", "men's", "women's", "-", "&"}
+# The message points back at something already under discussion, or at "my order".
+_REFERS_BACK = re.compile(r"\b(it|its|it's|this|that|them|they|one|my (order|package|parcel|delivery|purchase|stuff|item))\b", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A kind of problem with an order and the knowledge section that answers it."""
+
+    kind: str  # damaged | wrong_item | missing | late | cancel | address | return | warranty
+    page: str  # knowledge/pages/… source
+    section: str  # the section heading that answers it
+
+
+_PROBLEMS: tuple[tuple[Problem, re.Pattern[str]], ...] = (
+    (Problem("cancel", "knowledge/pages/orders.md", "Can I change or cancel my order?"),
+     re.compile(r"\bcancel\w*\b", re.I)),
+    (Problem("address", "knowledge/pages/orders.md", "Can I change my shipping address after ordering?"),
+     re.compile(r"\b(change|update|wrong|fix|correct)\b.{0,30}\baddress\b|\baddress\b.{0,20}\b(wrong|change)", re.I)),
+    (Problem("wrong_item", "knowledge/pages/returns.md", "What if my item arrived damaged or I received the wrong item?"),
+     re.compile(r"\bwrong (item|product|size|colou?r|thing|one)\b|\bnot what i ordered\b|\bsent me the wrong\b", re.I)),
+    (Problem("damaged", "knowledge/pages/returns.md", "What if my item arrived damaged or I received the wrong item?"),
+     re.compile(r"\b(arrived|came|delivered|showed up|was)\s+(\w+\s+)?(broken|damaged|cracked|smashed|dented|torn|defective)\b|"
+                r"\b(damaged|cracked|smashed|dented) (in|on|during) (transit|delivery|shipping)\b|\bbox was (crushed|damaged)", re.I)),
+    (Problem("warranty", "knowledge/pages/warranty.md", "How do I make a warranty claim?"),
+     re.compile(r"\b(broke|broken|stopped working|doesn'?t work|does not work|not working|faulty|defective|"
+                r"fell apart|ripped|torn|cracked|warrant\w*|guarantee|replacement|replace it|repair)\b", re.I)),
+    (Problem("missing", "knowledge/pages/orders.md", "My package says delivered but I can't find it. What should I do?"),
+     re.compile(r"\b(missing|never (arrived|came|got it)|didn'?t (arrive|get it|receive)|not (arrived|received)|"
+                r"haven'?t (received|got)|lost|stolen|can'?t find (it|my (package|parcel|order)))\b", re.I)),
+    (Problem("late", "knowledge/pages/orders.md", "My tracking hasn't updated. Is my package lost?"),
+     re.compile(r"\b(late|delayed|overdue|taking (so|too) long|still (waiting|hasn'?t)|hasn'?t (arrived|shipped|moved|updated))\b", re.I)),
+    (Problem("return", "knowledge/pages/returns.md", "How do I start a return?"),
+     re.compile(r"\b(return\w*|send (it|this|them) back|exchange|money back)\b", re.I)),
+)
 
 
 def _words(text: str) -> set[str]:
@@ -19,12 +58,24 @@ def _singular(words: set[str]) -> set[str]:
     return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
 
 
-def mentioned_order(text: str, orders: Sequence[OrderSummary]) -> OrderSummary | None:
-    """An order this text names by number or by one of its products, if any."""
-    numbers = {m.group(1).lstrip("#").upper() for m in _ORDER_NUMBER.finditer(text)}
-    for order in orders:
-        if order.order_id.upper() in numbers:
-            return order
+def order_numbers(text: str) -> list[str]:
+    """Order numbers the text names, as written (upper-cased, without '#')."""
+    found = []
+    for match in _ORDER_NUMBER.finditer(text):
+        number = (match.group(1) or match.group(2) or "").lstrip("#").upper()
+        if number and number not in found:
+            found.append(number)
+    return found
+
+
+def find_order(number: str, orders: Sequence[OrderSummary]) -> OrderSummary | None:
+    """This customer's order with that number; None when it is not one of theirs."""
+    wanted = number.upper().lstrip("#")
+    return next((o for o in orders if o.order_id.upper() == wanted), None)
+
+
+def by_product(text: str, orders: Sequence[OrderSummary]) -> OrderSummary | None:
+    """An order this text names by one of its products ("my lamp", "the desk lamp"), newest first."""
     said = _singular(_words(text))
     best, best_overlap = None, 0
     for order in orders:  # newest first: ties go to the most recent order
@@ -38,6 +89,15 @@ def mentioned_order(text: str, orders: Sequence[OrderSummary]) -> OrderSummary |
     return best
 
 
+def mentioned_order(text: str, orders: Sequence[OrderSummary]) -> OrderSummary | None:
+    """An order of these that the text names by number or by one of its products, if any."""
+    for number in order_numbers(text):
+        found = find_order(number, orders)
+        if found is not None:
+            return found
+    return by_product(text, orders)
+
+
 def named_earlier(earlier: Sequence[str], orders: Sequence[OrderSummary]) -> OrderSummary | None:
     """The order named last by earlier messages of the conversation (oldest first in ``earlier``)."""
     for previous in reversed(earlier):
@@ -45,3 +105,15 @@ def named_earlier(earlier: Sequence[str], orders: Sequence[OrderSummary]) -> Ord
         if named is not None:
             return named
     return None
+
+
+def problem_in(text: str) -> Problem | None:
+    """The kind of order problem the text describes, if any (first match in a fixed order)."""
+    for problem, pattern in _PROBLEMS:
+        if pattern.search(text):
+            return problem
+    return None
+
+
+def refers_back(text: str) -> bool:
+    return bool(_REFERS_BACK.search(text))

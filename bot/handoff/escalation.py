@@ -1,16 +1,21 @@
-"""Escalation rules from config.yaml. Each returns the name of the rule that fired, for the record."""
+"""Escalation rules from config.yaml. Each returns the name of the rule that fired, for the record.
+
+Counts run over the current stretch the bot owns (kept in the dialogue state): turns before or
+during an earlier handoff never count, and a resolved handoff starts afresh.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from bot.config import Handoff as Rules
-from bot.stages.understand import Understanding
-from bot.store.tables import Customer, Turn
+from bot.store.tables import Customer
 from bot.types import SentimentLabel
 
-# The bot's own actions that mean it could not help.
-UNRESOLVED = {"unknown", "clarify"}
+if TYPE_CHECKING:
+    from bot.stages.understand import Understanding
+    from bot.store.dialogue import DialogueState
 
 
 class Escalation:
@@ -22,7 +27,11 @@ class Escalation:
             for topic, phrases in rules.topics.items() if phrases
         }
 
-    def rule(self, customer: Customer, understanding: Understanding, recent: list[Turn]) -> str:
+    def is_negative(self, understanding: Understanding) -> bool:
+        return (understanding.sentiment.label is SentimentLabel.NEGATIVE
+                and understanding.sentiment.score <= self._negative)
+
+    def rule(self, customer: Customer, understanding: Understanding, state: DialogueState) -> str:
         """The first rule that calls for a person, or "" to let the bot answer."""
         if understanding.wants_human:
             return "asked_for_person"
@@ -31,22 +40,20 @@ class Escalation:
         for topic, pattern in self._topics.items():
             if pattern.search(understanding.text):
                 return f"topic:{topic}"
-        negative = (understanding.sentiment.label is SentimentLabel.NEGATIVE
-                    and understanding.sentiment.score <= self._negative)
+        negative = self.is_negative(understanding)
         if negative and self._is_vip(customer):
             return "vip_unhappy"
-        if self._rules.negative_turns and negative:
-            earlier = [t.sentiment for t in recent if t.role == "customer"][-(self._rules.negative_turns - 1):]
-            if len(earlier) == self._rules.negative_turns - 1 and all(s is not None and s <= self._negative for s in earlier):
-                return "negative_trend"
+        if self._rules.negative_turns and negative and state.negatives + 1 >= self._rules.negative_turns:
+            return "negative_trend"
         return ""
 
-    def unresolved_again(self, recent: list[Turn]) -> bool:
-        """This answer would be one more "I couldn't help" in a conversation that already had enough."""
-        if not self._rules.unresolved_repeats:
-            return False
-        misses = sum(1 for t in recent if t.role == "bot" and t.action in UNRESOLVED)
-        return misses + 1 >= self._rules.unresolved_repeats
+    def hand_off_after_miss(self, state: DialogueState) -> bool:
+        """This turn would be one miss too many in a row: a person takes over."""
+        return bool(self._rules.unresolved_repeats) and state.misses + 1 >= self._rules.unresolved_repeats
+
+    def offer_after_miss(self, state: DialogueState) -> bool:
+        """This miss makes enough in a row to offer a person (a button, not a handoff)."""
+        return bool(self._rules.offer_person_after) and state.misses + 1 >= self._rules.offer_person_after
 
     def _is_vip(self, customer: Customer) -> bool:
         attributes = customer.attributes or {}

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.customers.insights import InsightBuilder, Insights, OrderSummary
-from bot.customers.orders import mentioned_order, named_earlier
+from bot.customers.orders import find_order, mentioned_order, named_earlier
 from bot.knowledge.search import KnowledgeBase, KnowledgeHit
 from bot.stages.understand import Understanding
 from bot.store.conversations import ConversationLog
+from bot.store.dialogue import DialogueState, DialogueStore
 from bot.store.memory import CustomerMemory, Memory
 from bot.store.tables import Customer, Handoff, Turn
 from bot.types import Inbound
@@ -29,6 +31,8 @@ class Context:
     # The order this message is about: named in it, else named earlier in the conversation.
     order: OrderSummary | None
     order_named_now: bool  # this very message names an order or one of its products
+    # What this conversation is about so far (order, product, topic, misses in a row).
+    state: DialogueState = field(default_factory=DialogueState)
 
     def brief(self, budget: int) -> str:
         """Insights, recent turns and memories as text within ``budget`` characters, however long
@@ -52,8 +56,12 @@ class Recall:
         memories: int,
         admins: set[str],
         granularity: str = "thread",
+        dialogue: DialogueStore | None = None,
     ) -> None:
         self._granularity = granularity
+        self._dialogue = dialogue
+        # The retrieval module's search takes the query's words too (lexical + dense) where it can.
+        self._with_text = "text" in inspect.signature(knowledge.search).parameters
         self._log = log
         self._memory = memory
         self._knowledge = knowledge
@@ -67,25 +75,36 @@ class Recall:
         staff = not inbound.external and f"{inbound.platform}:{inbound.user_id}" in self._admins
         history = inbound.conversation.scope(self._granularity, inbound.user_id)
         # Independent look-ups: run them side by side, the embedding computed once is shared.
-        recent, memories, hits, handoff, insights = await asyncio.gather(
+        words = {"text": understanding.text} if self._with_text else {}
+        recent, memories, hits, handoff, insights, state = await asyncio.gather(
             self._log.recent(history, customer.id, self._recent),
             self._memory.recall(customer.id, understanding.embedding, self._memories),
-            self._knowledge.search(understanding.embedding, limit=3, include_internal=staff),
+            self._knowledge.search(understanding.embedding, limit=3, include_internal=staff, **words),
             self._log.open_handoff(inbound.conversation),
             self._insights.build(customer, exclude_conversation=history),
+            self._state(history, customer.id),
         )
         earlier = [t.text for t in recent if t.role == "customer"]
-        named_now = mentioned_order(understanding.text, insights.recent_orders)
+        orders = insights.orders or insights.recent_orders
+        named_now = mentioned_order(understanding.text, orders)
+        # The order under discussion: named now, else the dialogue state's, else named earlier.
+        discussed = find_order(state.order_id, orders) if state.order_id else None
         return Context(
             recent_turns=recent,
             memories=memories,
             knowledge=hits,
             open_handoff=handoff,
             insights=insights,
-            order=named_now or named_earlier(earlier, insights.recent_orders),
+            order=named_now or discussed or named_earlier(earlier, orders),
             # "my desk lamp" is about an order; "do you have a desk lamp?" is about the catalog.
             order_named_now=named_now is not None and bool(_POSSESSIVE.search(understanding.text)),
+            state=state,
         )
+
+    async def _state(self, history: str, customer_id: int) -> DialogueState:
+        if self._dialogue is None:
+            return DialogueState(history)
+        return await self._dialogue.load(history, customer_id)
 
 
 def brief(insights: Insights, recent: list[Turn], memories: list[Memory], budget: int) -> str:

@@ -1,4 +1,5 @@
-"""3. understand: embed the message once, score its sentiment, spot greetings, thanks and requests for a person."""
+"""3. understand: embed the message once, score its sentiment, tell its language, spot greetings,
+thanks, commands, requests for a person and facts the customer states about themselves."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.customers.preferences import stated_preferences
+from bot.customers.preferences import Fact, stated_facts
 from bot.embedder import Embedder
 from bot.intents import OUT_OF_SCOPE, Intent, IntentRouter
+from bot.nlp.language import ENGLISH, Language, LanguageDetector
 from bot.sentiment import SentimentScorer
 from bot.types import Inbound, Sentiment
 
@@ -18,6 +20,9 @@ _GREETING = re.compile(
     r"^\s*(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)\b[\s\w]{0,20}[!.?]*\s*$", re.I
 )
 _THANKS = re.compile(r"^\s*((ok(ay)?|great|perfect|cool|awesome)[,!.]?\s*)?(thanks|thank you|thx|ty|cheers)\b.{0,30}$", re.I)
+# Praise and thanks anywhere in a short message: "you guys are awesome, thank you!!"
+_THANKS_ANYWHERE = re.compile(r"^(?=.{0,80}$).*\b(thanks|thank you|thank u|thx|cheers|much appreciated|you('re| are) (awesome|great|the best)|"
+                              r"you guys (are|rock)|that helped|perfect, thanks)\b", re.I | re.S)
 _REQUEST_VERB = r"(talk|speak|chat|connect|transfer|put me through|get|want|need|give me|escalate)"
 _ORDER_STATUS = re.compile(
     r"\b(where('s| is| are)\s+(it|they|that|my (order|package|parcel|delivery|shipment|stuff))\b|track(ing)?\b|"
@@ -32,7 +37,9 @@ _RECOMMENDATION = re.compile(
     r"any (ideas|tips) for|what('s| is) good for|do you (have|sell|carry))\b",
     re.I,
 )
+KNOWN_COMMANDS = ("link", "start", "export", "forget", "help", "csat")
 _COMMAND = re.compile(r"^\s*/(link|start|export|forget|help|csat)\b\s*(.*)$", re.I | re.S)
+_ANY_COMMAND = re.compile(r"^\s*/([a-z][\w-]{0,30})\b\s*(.*)$", re.I | re.S)
 # In a direct message the account commands may be typed without the slash, but only as these exact
 # words: "I forget my password" or "link to the manual" stay sentences.
 _BARE_COMMAND = re.compile(
@@ -45,8 +52,9 @@ DM_WORKSPACE_DISCORD = "@me"  # adapters/discord.py: DMs have no guild
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    name: str  # link | start | export | forget | help | csat
+    name: str  # link | start | export | forget | help | csat, or what was typed when not known
     argument: str
+    known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +70,22 @@ class Understanding:
     mentions_order: bool = False
     asks_recommendation: bool = False
     command: Command | None = None
-    preferences: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, Fact] = field(default_factory=dict)  # what the customer states about themselves
     intent: Intent = Intent(OUT_OF_SCOPE, 0.0, "")
+    language: Language = Language(ENGLISH, 1.0, True, "assumed")
+
+    @property
+    def preferences(self) -> dict[str, str]:
+        return {key: fact.value for key, fact in self.facts.items()}
 
 
 class Understand:
     def __init__(
-        self, embedder: Embedder, scorer: SentimentScorer, human_phrases: list[str], router: IntentRouter | None = None
+        self, embedder: Embedder, scorer: SentimentScorer, human_phrases: list[str], router: IntentRouter | None = None,
+        languages: LanguageDetector | None = None,
     ) -> None:
         self._router = router or IntentRouter(None)
+        self._languages = languages
         self._embedder = embedder
         self._scorer = scorer
         phrases = "|".join(re.escape(p) for p in sorted(human_phrases, key=len, reverse=True))
@@ -79,32 +94,37 @@ class Understand:
     async def __call__(self, inbound: Inbound) -> Understanding:
         text = inbound.text.strip()
         # One thread hop for both models keeps the event loop free and the overhead low.
-        embedding, sentiment, intent = await asyncio.to_thread(self._models, text)
+        embedding, sentiment, intent, language = await asyncio.to_thread(self._models, text)
         return Understanding(
             text=text,
             embedding=embedding,
             sentiment=sentiment,
             is_greeting=bool(_GREETING.match(text)),
-            is_thanks=bool(_THANKS.match(text)),
+            is_thanks=bool(_THANKS.match(text) or _THANKS_ANYWHERE.match(text)) and "?" not in text,
             # Phrases catch the unmistakable cases; the intent router catches the paraphrases.
             wants_human=bool(self._wants_human.search(text)) or intent.label == "human_agent",
             asks_order_status=bool(_ORDER_STATUS.search(text)) or intent.label == "order_status",
             mentions_order=bool(_ORDER_MENTION.search(text)),
             asks_recommendation=bool(_RECOMMENDATION.search(text)) or intent.label == "product_search",
             command=_command(text, direct=is_direct_message(inbound)),
-            preferences=stated_preferences(text),
+            facts=stated_facts(text, inbound.received_at),
             intent=intent,
+            language=language,
         )
 
-    def _models(self, text: str) -> tuple[np.ndarray, Sentiment, Intent]:
+    def _models(self, text: str) -> tuple[np.ndarray, Sentiment, Intent, Language]:
         embedding = self._embedder.embed([text or " "])[0]
-        return embedding, self._scorer.score_embedding(text, embedding), self._router.route(text, embedding)
+        language = self._languages.detect(text) if self._languages is not None else Language(ENGLISH, 1.0, True, "assumed")
+        return embedding, self._scorer.score_embedding(text, embedding), self._router.route(text, embedding), language
 
 
 def _command(text: str, direct: bool = False) -> Command | None:
     match = _COMMAND.match(text)
     if match:
         return Command(match.group(1).lower(), match.group(2).strip())
+    other = _ANY_COMMAND.match(text)
+    if other:
+        return Command(other.group(1).lower(), other.group(2).strip(), known=False)
     if _CONFIRM_FORGET.match(text):
         return Command("forget", "confirm")
     bare = _BARE_COMMAND.match(text) if direct else None

@@ -270,3 +270,22 @@ class ForgottenCustomer(SQLModel, table=True):
 
     customer_id: int = Field(primary_key=True)
     forgotten_at: datetime = _when()
+
+
+class DialogueStateRow(SQLModel, table=True):
+    """What one conversation is about right now — the order, product and topic under discussion, the
+    last answer given — and how the bot is doing in the stretch it owns (misses and unhappy messages
+    in a row since the last person took over). Read as a frozen ``bot.store.dialogue.DialogueState``."""
+
+    __tablename__ = "dialogue_state"
+
+    conversation: str = Field(primary_key=True, max_length=600)  # the history scope, as Turn.conversation
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    order_id: str = Field(default="", max_length=64)
+    product_sku: str = Field(default="", max_length=64)
+    topic: str = Field(default="", max_length=300)  # knowledge section under discussion
+    topic_source: str = Field(default="", max_length=300)
+    last_action: str = Field(default="", max_length=32)
+    misses: int = 0
+    negatives: int = 0
+    updated_at: datetime = _when()

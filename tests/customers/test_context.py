@@ -59,9 +59,10 @@ async def test_stated_preferences_are_remembered_on_the_profile(sampled: Runtime
     reply = await ana.say("I'm vegan, by the way", user="U-ana", channel="DA")
     assert reply is not None and "diet: vegan" in reply.text
     customer = await sampled.customers.find("C-1001")
-    assert customer.preferences == {"diet": "vegan"}
+    assert customer.preferences["diet"]["value"] == "vegan"
+    assert customer.preferences["diet"]["said_at"]  # kept with when it was said
     insights = await sampled.insights.build(customer)
-    assert "stated preference — diet: vegan" in insights.lines()
+    assert any(line.startswith("told us — diet: vegan (said ") for line in insights.lines())
 
 
 async def test_insights_are_derived_from_the_customers_data(sampled: Runtime) -> None:

@@ -143,7 +143,7 @@ async def test_restart_during_handoff_keeps_the_bot_silent_and_relays_once(repo_
     [
         (["My refund still hasn't arrived, this is awful.", "Return shipping is terribly expensive, I hate it.",
           "I am so angry, my payment was declined again!"], "negative_trend"),
-        (["what's the weather on Mars?", "who won the world cup?"], "unresolved_repeats"),
+        (["what's the weather on Mars?", "who won the world cup?", "what's the capital of Peru?"], "unresolved_repeats"),
         (["I will take legal action over this"], "intent:legal"),
         (["please close my account"], "intent:cancel_account"),
     ],

@@ -1,0 +1,32 @@
+"""Products for this customer and this question, with the reason for each; "nothing fits" said honestly."""
+
+from __future__ import annotations
+
+from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
+
+
+class Products(Handler):
+    name = "products"
+    ask_feedback = True
+
+    def decide(self, situation: Situation) -> Decision | None:
+        understanding, thresholds = situation.understanding, self.services.thresholds
+        if understanding.command is not None or not situation.products:
+            return None
+        best = situation.best
+        best_product = max((p.similarity for p in situation.products), default=0.0)
+        if understanding.asks_recommendation and (best is None or best_product >= best.similarity
+                                                  or best.similarity < thresholds.answer_min_similarity):
+            return self.decision(f"asked for a recommendation (catalog match {best_product:.2f})",
+                                 product=situation.products[0].sku)
+        answers = best is not None and best.similarity >= thresholds.answer_min_similarity and best.similarity >= best_product
+        if not answers and best_product >= thresholds.product_min_similarity:
+            return self.decision(f"catalog match {best_product:.2f}", product=situation.products[0].sku)
+        return None
+
+    def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
+        picks = situation.products
+        query_driven = any(p.similarity >= self.services.thresholds.product_min_similarity for p in picks)
+        lines = [fmt(self.t.product_intro if query_driven else self.t.picks_intro, fill)]
+        lines += [f"• {p.name} ({p.sku}) — ${p.price:,.2f}, in stock: {p.reason}" for p in picks]
+        return Draft("\n".join(lines), recommendations=tuple(picks))

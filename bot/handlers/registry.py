@@ -1,0 +1,58 @@
+"""The handlers, in the order the decide stage asks them: the first that applies decides the turn.
+
+Adding a behaviour is one file in this package and one line here.
+"""
+
+from __future__ import annotations
+
+from bot.handlers.answer import Answer
+from bot.handlers.base import Handler, Registry, Services
+from bot.handlers.clarify import Clarify
+from bot.handlers.csat import Csat
+from bot.handlers.export import Export
+from bot.handlers.facts import FactRecall
+from bot.handlers.forget import Forget
+from bot.handlers.greet import Greet
+from bot.handlers.handoff import HandOff
+from bot.handlers.help import Help
+from bot.handlers.language import OtherLanguage
+from bot.handlers.link import Link
+from bot.handlers.noted import Noted
+from bot.handlers.order_not_found import OrderNotFound
+from bot.handlers.order_problem import OrderProblem
+from bot.handlers.order_status import OrderStatus
+from bot.handlers.product_info import ProductInfo
+from bot.handlers.products import Products
+from bot.handlers.purchases import Purchases
+from bot.handlers.safety import Safety
+from bot.handlers.silent import Silent
+from bot.handlers.thank import Thank
+from bot.handlers.unknown import Unknown
+from bot.handlers.unknown_command import UnknownCommand
+from bot.handlers.upset import Upset
+
+HANDLERS: tuple[type[Handler], ...] = (
+    Silent,  # a person owns the conversation
+    Link, Export, Forget, Csat, Help, UnknownCommand,  # commands
+    Safety,  # before any rule: a safety report gets the guidance and a person
+    HandOff,  # escalation rules from config.yaml
+    OtherLanguage,
+    Greet,  # also /start without a code
+    Thank,
+    FactRecall,
+    OrderNotFound,  # before anything reads an order: a number not on this account is said to be so
+    OrderProblem,
+    Purchases,
+    OrderStatus,
+    Noted,
+    ProductInfo,
+    Products,
+    Answer,
+    Upset,
+    Clarify,
+    Unknown,  # always applies
+)
+
+
+def build(services: Services, handlers: tuple[type[Handler], ...] = HANDLERS) -> Registry:
+    return Registry(tuple(cls(services) for cls in handlers))
