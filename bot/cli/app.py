@@ -178,32 +178,36 @@ def recommend(
     """Suggestions for one customer, each with the reason drawn from their data."""
     cfg, data = load(config, data_dir)
 
-    async def run() -> list[dict[str, object]]:
+    async def run() -> tuple[list[dict[str, object]], str | None]:
         async with Runtime.open(cfg, data) as runtime:
             if await runtime.knowledge.is_empty():
                 await runtime.ingest()
             customer = await runtime.customers.find(ref)
             assert customer.id is not None
             insights = await runtime.insights.build(customer)
+            # The same reading as in chat: a stated need, recipient or budget picks the candidates.
             vector = runtime.embedder.embed([query])[0] if query else None
-            # The same rule as in chat: the question narrows the candidates when it names products.
-            matches = runtime.advisor.matches(vector, cfg.thresholds.product_min_similarity) if vector is not None else {}
-            picks = await runtime.advisor.suggest(customer.id, insights.owned_skus, query=vector if matches else None,
-                                                  matches=matches or None)
-            return [
+            found = await runtime.advisor.suggest_for(customer.id, insights.owned_skus, query or "", vector,
+                                                      runtime.embedder,
+                                                      min_similarity=cfg.thresholds.product_min_similarity)
+            picks = [
                 {"sku": p.sku, "name": p.name, "price": p.price, "reason": p.reason, "score": p.score,
                  "stock": runtime.catalog.products[p.sku].stock}
-                for p in picks
+                for p in found.items
             ]
+            return picks, found.no_match_reason
 
-    picks = run_async(run())
+    picks, no_match = run_async(run())
     if json_output:
         print(json.dumps(picks))
+        if no_match:
+            print(no_match, file=sys.stderr)
         return
     for pick in picks:
         print(f"{pick['sku']:<14} {pick['name']} — ${pick['price']:,.2f} ({pick['stock']} in stock)\n    because: {pick['reason']}")
     if not picks:
-        print("no suggestions (everything that fits is out of stock, owned or excluded)")
+        print(f"no suggestions: {no_match}" if no_match
+              else "no suggestions (everything that fits is out of stock, owned or excluded)")
 
 
 @config_app.command("check")

@@ -25,8 +25,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import numpy as np
+import Stemmer
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
@@ -120,16 +122,29 @@ _NAMED_SHARE = 0.6  # without a question word, the product words must be this sh
 _LOW_STOCK = 5
 
 
+_SNOWBALL = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=4096)
 def _stem(word: str) -> str:
-    """A light English stemmer, enough for names: runner/running/runs → run, shoes → shoe, lamps → lamp."""
-    for suffix in ("ning", "ner", "ners", "ing", "ers", "er", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    """Snowball's English stem, and agent nouns folded onto their verb, which Snowball keeps apart:
+    runner/running/runs → run, puppies → puppi, cooking/cooker → cook, shoes → shoe."""
+    stemmed = _SNOWBALL.stemWord(word)
+    if stemmed.endswith("er") and len(stemmed) >= 5:
+        stemmed = stemmed[:-2]
+        if len(stemmed) >= 4 and stemmed[-1] == stemmed[-2] and stemmed[-1] not in "aeiousl":
+            stemmed = stemmed[:-1]
+    return stemmed
 
 
 def _tokens(text: str) -> list[str]:
+    """Lower-case words and numbers of ``text``; hyphenated words split ("cast-iron" → cast, iron)."""
     return _TOKEN.findall(text.lower().replace("’", "'").replace("-", " "))
+
+
+# Shared with the recommender's reading of a shopper's need.
+stem_word = _stem
+text_words = _tokens
 
 
 @dataclass(frozen=True, slots=True)

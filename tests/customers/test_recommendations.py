@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from bot.cli.app import app
+from bot.recommend.advisor import NoMatch
 from bot.runtime import Runtime
 from bot.types import ConversationKey, Feedback, FeedbackKind
 from tests.recording import RecordingAdapter
@@ -66,3 +70,59 @@ async def test_rejected_suggestion_sinks_for_that_customer(sampled: Runtime) -> 
     again = await adapter.say("what else do you recommend?", user="U-ana", channel="DA")
     assert again is not None and again.recommendations
     assert again.recommendations[0].sku != first
+
+
+# --- what was asked beats what was bought -------------------------------------------------------
+
+async def _suggest_for(runtime: Runtime, ref: str, text: str):  # type: ignore[no-untyped-def]
+    customer = await runtime.customers.find(ref)
+    assert customer.id is not None
+    insights = await runtime.insights.build(customer)
+    return await runtime.advisor.suggest_for(customer.id, insights.owned_skus, text,
+                                             runtime.embedder.embed([text])[0], runtime.embedder), insights
+
+
+async def test_a_cooking_gift_gets_kitchen_items_not_the_customers_running_gear(sampled: Runtime) -> None:
+    plain, _ = await _suggest_for(sampled, "C-1001", "what do you recommend?")
+    found, insights = await _suggest_for(sampled, "C-1001", "any gift ideas for my dad who loves cooking?")
+    assert found.need.topic == "cooking" and found.need.recipient == "dad" and found.no_match is None
+    assert found.items and {r.sku for r in found.items}.isdisjoint({r.sku for r in plain.items})
+    for pick in found.items:
+        product = sampled.catalog.products[pick.sku]
+        assert product.category == "kitchen" and product.stock > 0, product
+        assert "cooking" in pick.reason
+        assert pick.sku not in insights.owned_skus or product.consumable
+
+
+async def test_a_new_puppy_gets_pet_items(sampled: Runtime) -> None:
+    found, _ = await _suggest_for(sampled, "C-1001", "something for my new puppy")
+    assert found.items and all(sampled.catalog.products[r.sku].category == "pet" for r in found.items)
+    assert "PET-KIT-01" in {r.sku for r in found.items}
+
+
+async def test_a_budget_is_never_exceeded(sampled: Runtime) -> None:
+    for text, limit in [("a gift under $50", 50.0), ("cooking gift under $40", 40.0), ("camping gear under $60", 60.0)]:
+        found, _ = await _suggest_for(sampled, "C-1002", text)
+        assert found.items, text
+        assert all(sampled.catalog.products[r.sku].price <= limit for r in found.items), (text, found.items)
+
+
+async def test_when_nothing_fits_it_says_so_instead_of_falling_back_to_history(sampled: Runtime) -> None:
+    knitting, _ = await _suggest_for(sampled, "C-1001", "any ideas for my mum who loves knitting?")
+    assert knitting.items == [] and knitting.no_match is NoMatch.NOTHING_FITS
+    assert knitting.no_match_reason == "nothing in our catalog for knitting"
+    cheap, _ = await _suggest_for(sampled, "C-1001", "cooking gift under $10")
+    assert cheap.items == [] and cheap.no_match is NoMatch.OVER_BUDGET
+    assert cheap.fitting and "under $10" in (cheap.no_match_reason or "")
+
+
+def test_recommend_command_follows_the_query(sampled: Runtime) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["recommend", "C-1001", "--query", "cooking", "--json",
+                                 "--data-dir", str(sampled.data_dir)])
+    assert result.exit_code == 0, result.output
+    picks = json.loads(result.stdout)
+    assert picks and all(sampled.catalog.products[p["sku"]].category == "kitchen" for p in picks)
+    nothing = runner.invoke(app, ["recommend", "C-1001", "--query", "knitting", "--data-dir", str(sampled.data_dir)])
+    assert nothing.exit_code == 0, nothing.output
+    assert "nothing in our catalog for knitting" in nothing.stdout
