@@ -38,9 +38,16 @@ def to_inbound(text: str, user_id: str, display_name: str, session: str, sequenc
 
 
 def reply_json(reply: Reply) -> str:
-    """The machine-readable form of a reply printed by ``rapport chat --json``."""
+    """The machine-readable form of a reply printed by ``rapport chat --json`` (``"type": "reply"``).
+
+    Every line ``chat --json`` prints has a ``type``: ``reply`` (the bot's or a relayed agent's
+    answer, fields below), ``desk`` (an event at the local agents' desk: ``event`` is
+    ``handoff_opened`` | ``customer_wrote`` | ``note``, with ``handoff`` (its id), ``desk`` (a title)
+    and ``text``) or ``notice`` (``text``, ``in_reply_to``: a message the bot did not answer
+    because a person has the conversation)."""
     return json.dumps(
         {
+            "type": "reply",
             "text": reply.text,
             "sources": [asdict(s) for s in reply.sources],
             "suggestions": [asdict(s) for s in reply.suggestions],
@@ -109,7 +116,10 @@ class ConsoleAdapter:
                 text = self._offered[int(text) - 1]
             sequence += 1
             reply = await handler(to_inbound(text, self.user_id, self.display_name, self._session, sequence))
-            if reply is None and not self._json:
+            if reply is None and self._json:
+                print(json.dumps({"type": "notice", "text": "no bot reply: a person has this conversation",
+                                  "in_reply_to": f"{self._session}-{sequence}"}), flush=True)
+            elif reply is None:
                 self._console.print("[dim](no bot reply: a person has this conversation — type /agent … to answer as the agent)[/]")
             if reply is not None:
                 await self.send(reply)
@@ -145,18 +155,19 @@ class ConsoleDesk:
         self._console = console or Console(stderr=True)
         self._json = json_output
 
-    def _show(self, title: str, text: str) -> None:
+    def _show(self, event: str, handoff: Handoff, title: str, text: str) -> None:
         if self._json:
-            print(json.dumps({"desk": title, "text": text}, ensure_ascii=False), flush=True)
+            print(json.dumps({"type": "desk", "event": event, "handoff": handoff.id, "desk": title, "text": text},
+                             ensure_ascii=False), flush=True)
         else:
             self._console.print(Panel(Text(text), title=title, title_align="left", border_style="yellow"))
 
     async def announce(self, handoff: Handoff, summary: str) -> str:
-        self._show(f"desk · handoff #{handoff.id}", summary)
+        self._show("handoff_opened", handoff, f"desk · handoff #{handoff.id}", summary)
         return f"console:{handoff.id}"
 
     async def forward(self, handoff: Handoff, text: str) -> None:
-        self._show(f"desk · handoff #{handoff.id} · customer wrote", text)
+        self._show("customer_wrote", handoff, f"desk · handoff #{handoff.id} · customer wrote", text)
 
     async def note(self, handoff: Handoff, text: str) -> None:
-        self._show(f"desk · handoff #{handoff.id}", text)
+        self._show("note", handoff, f"desk · handoff #{handoff.id}", text)

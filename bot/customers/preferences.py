@@ -57,6 +57,10 @@ class Fact:
 
     @property
     def label(self) -> str:
+        if self.key == "preferred_name":
+            return "preferred name"
+        if self.key.endswith("_name") and self.key != "name":
+            return f"{self.key[:-5]}'s name"  # "dog_name" -> "dog's name"
         return self.key.replace("_", " ")
 
     def stored(self) -> dict[str, str]:

@@ -175,8 +175,11 @@ def test_console_handoff_round_trip_in_json(data_dir: Path) -> None:
                             input=script, capture_output=True, text=True, cwd=ROOT, timeout=180)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    replies = [line for line in lines if "desk" not in line]
-    desk = [line["text"] for line in lines if "desk" in line]
+    assert all(line["type"] in {"reply", "desk", "notice"} for line in lines)
+    replies = [line for line in lines if line["type"] == "reply"]
+    desk = [line["text"] for line in lines if line["type"] == "desk"]
+    assert [line["event"] for line in lines if line["type"] == "desk"][:2] == ["handoff_opened", "customer_wrote"]
+    assert [line for line in lines if line["type"] == "notice"][0]["text"].startswith("no bot reply")
     assert replies[0]["handoff"] == {"reason": "customer asked for a person", "status": "pending"}
     assert "hello?" in desk  # no bot answer to it; the desk sees it
     assert [r["text"] for r in replies[1:3]] == ["Hi, Sam here.", replies[2]["text"]]
