@@ -127,13 +127,12 @@ _SNOWBALL = Stemmer.Stemmer("english")
 
 @lru_cache(maxsize=4096)
 def _stem(word: str) -> str:
-    """Snowball's English stem, and agent nouns folded onto their verb, which Snowball keeps apart:
-    runner/running/runs → run, puppies → puppi, cooking/cooker → cook, shoes → shoe."""
+    """Snowball's English stem, with "runner" folded onto "run" as Snowball does not:
+    runner/running/runs → run, puppies → puppi, cooking → cook, shoes → shoe."""
     stemmed = _SNOWBALL.stemWord(word)
-    if stemmed.endswith("er") and len(stemmed) >= 5:
-        stemmed = stemmed[:-2]
-        if len(stemmed) >= 4 and stemmed[-1] == stemmed[-2] and stemmed[-1] not in "aeiousl":
-            stemmed = stemmed[:-1]
+    # Only the doubled-consonant agent nouns: "runner" → run, but "blender" stays (it is no "blend").
+    if stemmed.endswith("er") and len(stemmed) >= 6 and stemmed[-3] == stemmed[-4] and stemmed[-3] not in "aeiousl":
+        stemmed = stemmed[:-3]
     return stemmed
 
 
@@ -238,6 +237,11 @@ class ProductQuestions:
         for product in self._products.values():
             self._families.setdefault(product.base_name.lower(), []).append(product)
 
+    def name_words(self) -> frozenset[str]:
+        """Every word of every product name ("halo", "ridgeback", "trailcharge"), e.g. for
+        ``LanguageDetector(known_words=...)``: a product name says nothing about the language."""
+        return frozenset(w for p in self._products.values() for w in _tokens(p.name) if w.isalpha())
+
     @staticmethod
     def _entry(product: Product) -> _Entry:
         raw = _tokens(product.name)
@@ -303,8 +307,10 @@ class ProductQuestions:
         for entry in self._entries:
             credit = 0.0
             for stem, weight in zip(stems, weights, strict=True):
-                in_name = _similarity(stem, entry.name_words)
-                in_tags = _similarity(stem, entry.tag_words) * _TAG_CREDIT
+                # A word that is itself a catalog word is no typo of another ("night" is not "light").
+                exact = stem in self._idf
+                in_name = _similarity(stem, entry.name_words, exact)
+                in_tags = _similarity(stem, entry.tag_words, exact) * _TAG_CREDIT
                 credit += weight * max(in_name, in_tags)
             if credit:
                 scores[entry.product.sku] = credit / total
@@ -431,18 +437,24 @@ def _nearest(stem: str, vocabulary: list[str]) -> str | None:
     allowed = _edits_allowed(stem)
     if allowed == 0:
         return None
-    best = process.extractOne(stem, vocabulary, scorer=DamerauLevenshtein.distance, score_cutoff=allowed)
-    return best[0] if best else None
+    near = process.extract(stem, vocabulary, scorer=DamerauLevenshtein.distance, score_cutoff=allowed, limit=5)
+    return next((word for word, _, _ in near if not _extends(stem, word)), None)
 
 
-def _similarity(stem: str, words: Iterable[str]) -> float:
-    """1 for the same word, a little less per typo within the allowance, else 0."""
-    allowed = _edits_allowed(stem)
+def _extends(a: str, b: str) -> bool:
+    """One word is the other plus two or more letters at the end: another word, not a typo
+    ("blender" is not "blend"; "yirgachef" is "yirgacheff" with one letter dropped)."""
+    return abs(len(a) - len(b)) >= 2 and (a.startswith(b) or b.startswith(a))
+
+
+def _similarity(stem: str, words: Iterable[str], exact: bool = False) -> float:
+    """1 for the same word, a little less per typo within the allowance (none when ``exact``), else 0."""
+    allowed = 0 if exact else _edits_allowed(stem)
     best = 0.0
     for word in words:
         if stem == word:
             return 1.0
-        if allowed and len(word) >= 4:
+        if allowed and len(word) >= 4 and not _extends(stem, word):
             edits = DamerauLevenshtein.distance(stem, word, score_cutoff=allowed)
             if edits <= allowed:
                 best = max(best, 1.0 - 0.5 * edits / max(len(stem), len(word)))

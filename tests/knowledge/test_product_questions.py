@@ -145,3 +145,54 @@ async def test_runtime_catalog_and_vectors_find_a_product_described_in_other_wor
     assert question is not None and question.sku == "KIT-SKL-10" and question.matches[0].how == "meaning"
     answer = questions.answer(question)
     assert "closest we have" in answer.text and "$42.00" in answer.text
+
+
+# Customer wordings, each with the outcome a good agent would reach: the product(s) meant, or
+# "ask" (several products fit), "none" (no such product), None (not a product question).
+LABELLED = [
+    ("is the halo desk lamp in stock?", {"LMP-DESK-01"}), ("how much is the halo desk light", {"LMP-DESK-01"}),
+    ("price of the monitor light bar", {"LMP-BAR-01"}), ("is the floor lamp available", {"LMP-FLR-01"}),
+    ("how much are the smart bulbs?", {"LMP-BLB-04"}), ("do you still have the string lights?", {"LMP-STR-01"}),
+    ("how much is the night light", {"LMP-NGT-02"}), ("is the office chair in stock", {"HOF-CHR-01"}),
+    ("how much is the standing desk?", {"HOF-DSK-01"}), ("tell me about the monitor arm", {"HOF-ARM-01"}),
+    ("how much is the desk organiser", {"HOF-ORG-01"}), ("is the footrest available?", {"HOF-FTR-01"}),
+    ("price of the dot grid notebooks", {"HOF-NTB-03"}), ("how much is the house blend", {"KIT-COF-01"}),
+    ("is the water filter pitcher in stock", {"KIT-FLT-01"}), ("how much are the replacment filters", {"KIT-FLT-03"}),
+    ("is the burr grinder in stock?", {"KIT-GRN-01"}), ("how much is the skilet", {"KIT-SKL-10"}),
+    ("tell me about the electric kettle", {"KIT-KTL-01"}), ("how much is the backpacking tent", {"OUT-TNT-02"}),
+    ("is the sleeping bag in stock", {"OUT-SLP-30"}), ("how much is the camp stove?", {"OUT-STV-01"}),
+    ("do you have fuel canisters", {"OUT-FUL-01"}), ("is the camp chair available", {"OUT-CHR-01"}),
+    ("how much is the insulated bottle", {"OUT-BTL-32"}), ("price of the daypack", {"OUT-PCK-28"}),
+    ("how much is the road running shoe", {"RUN-RD-01"}), ("is the hydration vest in stock?", {"RUN-VST-05"}),
+    ("how much is the headlamp", {"RUN-HDL-01"}), ("price of the energy gels", {"RUN-GEL-12"}),
+    ("how much is the large dog bed", {"PET-BED-02"}), ("is the puppy starter kit in stock?", {"PET-KIT-01"}),
+    ("how much is the dog food", {"PET-FOD-24"}), ("is the dog leash in stock", {"PET-LSH-01"}),
+    ("how much is the travel bowl", {"PET-BWL-01"}), ("how much is the gan charger", {"ELC-CHG-65"}),
+    ("is the usb c hub in stock", {"ELC-HUB-07"}), ("how much is the bluetooth speaker", {"ELC-SPK-01"}),
+    ("are the wireless earbuds in stock?", {"ELC-EAR-01"}), ("how much is the solar panel", {"ELC-SOL-21"}),
+    ("how much is the trailcharge", {"ELC-PWR-20"}), ("is the chef knife in stock?", {"KIT-KNF-08"}),
+    ("how much is the walnut cutting board", {"KIT-BRD-01"}), ("is the dutch oven in stock", {"KIT-DOV-55"}),
+    ("what sizes does the dog bed come in", {"PET-BED-01", "PET-BED-02"}),
+    ("how much are the trail shoes", {"RUN-TRL-01", "RUN-TRL-02"}),
+    ("is the halo lamp in stock?", "ask"), ("how much are the running shoes", "ask"), ("how much is the coffee?", "ask"),
+    ("do you have a wok?", "none"), ("how much is a blender", "none"), ("do you sell yoga mats?", "none"),
+    ("how long does shipping take?", None), ("can I return opened coffee beans?", None),
+    ("my lamp arrived broken", None), ("where is my order 1042?", None), ("do you price match amazon?", None),
+]
+
+
+def test_labelled_product_questions(questions: ProductQuestions) -> None:
+    right = []
+    for text, expected in LABELLED:
+        question = questions.match(text)
+        if question is None:
+            got: object = None
+        elif not question.matches:
+            got = "none"
+        else:
+            answer = questions.answer(question)
+            got = "ask" if answer.kind is ProductAnswerKind.AMBIGUOUS else {p.sku for p in answer.products}
+        right.append(got == expected or (isinstance(expected, set) and isinstance(got, set) and expected <= got))
+        print(f"{'ok ' if right[-1] else 'BAD'} {text!r}: {got}")
+    assert len(LABELLED) >= 50
+    assert sum(right) / len(right) >= 0.95, [t for (t, _), ok in zip(LABELLED, right, strict=True) if not ok]
