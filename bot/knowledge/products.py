@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -89,6 +89,7 @@ _FRAMES = tuple(re.compile(p, re.I) for p in (
     rf"\bdo you (?:guys )?(?:still )?(?:have|sell|carry|stock)\s+(?:{_DET})?(?P<x>[\w' -]+?)(?:\s+in stock)?\s*[?.!]*$",
 ))
 _MENTION_WORDS = 5
+_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
 # Pronouns that point at the product under discussion ("how much is it?").
 _REFERS_BACK = re.compile(r"\b(?:it|its|it's|that|this|they|them|those|these|one)\b", re.I)
 
@@ -290,6 +291,25 @@ class ProductQuestions:
         mention = named or " ".join(known)
         closest = () if matches else self._closest(scores, semantic)
         return ProductQuestion(text, asked, mention, matches, closest, matches[0].confidence if matches else 0.0)
+
+    def choose(self, text: str, options: Sequence[str], asked: Asked) -> ProductQuestion | None:
+        """The follow-up to "which one do you mean?": ``options`` are the SKUs offered (in the order
+        offered, e.g. ``[c.sku for c in answer.candidates]``), ``asked`` what was asked then. "the
+        desk one", "the second", "floor lamp" → that product; None when the reply picks none of them."""
+        offered = [sku for sku in options if sku in self._products]
+        lowered = text.lower()
+        for word, index in _ORDINALS.items():
+            if re.search(rf"\b{word}\b", lowered) and -len(offered) <= index < len(offered):
+                product = self._products[offered[index]]
+                return ProductQuestion(text, asked, word, (ProductMatch(product.sku, product.name, 1.0, "choice"),), (), 1.0)
+        known = [w for w in _tokens(text) if w not in _STOPWORDS and self._known(w)]
+        scores = {sku: v for sku, v in self._score(known).items() if sku in offered} if known else {}
+        ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+        if not ranked or (len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - _AMBIGUOUS_WITHIN):
+            return None
+        product = self._products[ranked[0][0]]
+        return ProductQuestion(text, asked, " ".join(known), (ProductMatch(product.sku, product.name, round(ranked[0][1], 3), "choice"),),
+                               (), round(ranked[0][1], 3))
 
     def _known(self, word: str) -> bool:
         """Whether ``word`` is (close to) a word of some product name, SKU or tag."""

@@ -174,6 +174,18 @@ def notice_for(code: str) -> str | None:
     return phrases.english_answer if phrases else None
 
 
+def english_only_reply(code: str, english_answer: str | None) -> str | None:
+    """The offline composer's reply to a customer writing in ``code``: in their language, that our
+    answers are in English, then the English answer when one matched well, then the offer of a
+    person. None for English and for languages without hand-written phrases (reply as usual)."""
+    phrases = phrases_for(code)
+    if phrases is None:
+        return None
+    if english_answer:
+        return f"{phrases.english_answer}\n\n{english_answer.strip()}\n\n{phrases.offer_person}"
+    return f"{phrases.english_only} {phrases.offer_person}"
+
+
 def notice_languages() -> tuple[str, ...]:
     """Codes that have hand-written notices, for the README and start-up checks."""
     return tuple(_BY_CODE)

@@ -196,3 +196,15 @@ def test_labelled_product_questions(questions: ProductQuestions) -> None:
         print(f"{'ok ' if right[-1] else 'BAD'} {text!r}: {got}")
     assert len(LABELLED) >= 50
     assert sum(right) / len(right) >= 0.95, [t for (t, _), ok in zip(LABELLED, right, strict=True) if not ok]
+
+
+def test_the_reply_to_which_one_picks_among_the_options(questions: ProductQuestions) -> None:
+    asked = questions.answer(questions.match("is the halo lamp in stock?"))  # type: ignore[arg-type]
+    options = [c.sku for c in asked.candidates]
+    assert questions.choose("the desk one", options, asked.asked).sku == "LMP-DESK-01"  # type: ignore[union-attr]
+    assert questions.choose("the floor lamp", options, asked.asked).sku == "LMP-FLR-01"  # type: ignore[union-attr]
+    assert questions.choose("the second one", options, asked.asked).sku == options[1]  # type: ignore[union-attr]
+    assert questions.choose("both", options, asked.asked) is None
+    chosen = questions.choose("the floor one", options, asked.asked)
+    assert chosen is not None and chosen.asked is Asked.STOCK
+    assert questions.answer(chosen).kind is ProductAnswerKind.OUT_OF_STOCK

@@ -87,3 +87,16 @@ def test_each_notice_reads_as_its_own_language() -> None:
         assert phrases is not None
         for sentence in (phrases.english_answer, phrases.english_only, phrases.offer_person):
             assert detector.detect(sentence).code == code, (code, sentence)
+
+
+def test_the_offline_reply_puts_the_english_answer_between_the_notice_and_the_offer() -> None:
+    from bot.nlp.language import english_only_reply
+
+    answer = "Standard shipping takes 3 to 5 business days."
+    reply = english_only_reply("es", answer)
+    assert reply is not None
+    notice, body, offer = reply.split("\n\n")
+    assert notice == notice_for("es") and body == answer and offer == phrases_for("es").offer_person  # type: ignore[union-attr]
+    nothing = english_only_reply("de", None)
+    assert nothing is not None and nothing.startswith(phrases_for("de").english_only)  # type: ignore[union-attr]
+    assert english_only_reply("en", answer) is None and english_only_reply("ja", answer) is None
