@@ -19,10 +19,11 @@ Prices, stock and sizes come from the catalog row only; nothing is guessed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -121,6 +122,9 @@ _SEMANTIC_MARGIN = 0.1
 _CLOSEST_FLOOR = 0.35  # name share or cosine for a "the closest I have" suggestion
 _NAMED_SHARE = 0.6  # without a question word, the product words must be this share of the message
 _LOW_STOCK = 5
+_KNOWN_CACHE_SIZE = 20_000  # words customers used, with whether they are catalog words
+
+VectorSource = tuple[Sequence[str], np.ndarray] | Callable[[], tuple[Sequence[str], np.ndarray]]
 
 
 _SNOWBALL = Stemmer.Stemmer("english")
@@ -220,23 +224,42 @@ class _Entry:
 class ProductQuestions:
     """Built once from the catalog (and its vectors) at start-up; match and answer per turn."""
 
-    def __init__(self, catalog: CatalogIndex, vectors: tuple[list[str], np.ndarray] | None = None) -> None:
-        """``vectors``: (SKUs, one unit MiniLM vector per SKU in that order), e.g.
-        ``(advisor.vectors.skus, advisor.vectors.matrix)``; without them only names are matched."""
-        self._products = dict(catalog.products)
+    def __init__(self, catalog: CatalogIndex, vectors: VectorSource | None = None) -> None:
+        """``vectors``: (SKUs, one unit MiniLM vector per SKU in that order), or a function returning
+        them, e.g. ``lambda: (advisor.vectors.skus, advisor.vectors.matrix)``, which keeps up with each
+        refit; without vectors only names are matched. The name index is rebuilt (about a
+        millisecond) the first time it is used after the catalog was reloaded, never otherwise."""
+        self._catalog = catalog
+        self._vector_source = vectors
+        self._built_from: object = None
+        self._vectors_from: object = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self._catalog.products is not self._built_from:
+            self._build(self._catalog.products)
+        skus, matrix = self._vector_source() if callable(self._vector_source) else (
+            self._vector_source or ([], np.zeros((0, 0), dtype=np.float32)))
+        if skus is not self._vectors_from:
+            self._vectors_from = skus
+            keep = [i for i, s in enumerate(skus) if s in self._products]
+            self._vector_skus = [skus[i] for i in keep]
+            self._matrix = matrix[keep] if keep else np.zeros((0, 0), dtype=np.float32)
+
+    def _build(self, products: Mapping[str, Product]) -> None:
+        self._built_from = products
+        self._products = dict(products)
         self._entries = [self._entry(p) for p in self._products.values()]
         vocabulary = Counter(w for e in self._entries for w in set(e.name_words) | set(e.tag_words))
         n = max(len(self._entries), 1)
         self._idf = {w: math.log(1 + n / df) for w, df in vocabulary.items()}
         self._vocabulary = list(vocabulary)
         self._typical_weight = float(np.mean(list(self._idf.values()))) if self._idf else 1.0
-        self._known_cache: dict[str, bool] = {}  # grows with the customers' vocabulary, bounded by it
-        skus, matrix = vectors if vectors is not None else ([], np.zeros((0, 0), dtype=np.float32))
-        self._vector_skus = [s for s in skus if s in self._products]
-        self._matrix = matrix[[i for i, s in enumerate(skus) if s in self._products]] if len(skus) else matrix
+        self._known_cache: dict[str, bool] = {}
         self._families: dict[str, list[Product]] = {}
         for product in self._products.values():
             self._families.setdefault(product.base_name.lower(), []).append(product)
+        self._vectors_from = None  # re-slice the vectors for the new SKUs
 
     def name_words(self) -> frozenset[str]:
         """Every word of every product name ("halo", "ridgeback", "trailcharge"), e.g. for
@@ -262,6 +285,7 @@ class ProductQuestions:
         recommender's. ``current_sku`` is the product under discussion, used when the question
         names none ("how much is it?"). ``embedding`` is the MiniLM vector of ``text``.
         """
+        self._refresh()
         asked = next((kind for kind, pattern in _ASKED if pattern.search(text)), None)
         words = [w for w in _tokens(text) if w not in _STOPWORDS]
         if _SUGGESTION.search(text) and not _SKU.search(text):
@@ -296,6 +320,7 @@ class ProductQuestions:
         """The follow-up to "which one do you mean?": ``options`` are the SKUs offered (in the order
         offered, e.g. ``[c.sku for c in answer.candidates]``), ``asked`` what was asked then. "the
         desk one", "the second", "floor lamp" → that product; None when the reply picks none of them."""
+        self._refresh()
         offered = [sku for sku in options if sku in self._products]
         lowered = text.lower()
         for word, index in _ORDINALS.items():
@@ -314,6 +339,8 @@ class ProductQuestions:
     def _known(self, word: str) -> bool:
         """Whether ``word`` is (close to) a word of some product name, SKU or tag."""
         if word not in self._known_cache:
+            if len(self._known_cache) >= _KNOWN_CACHE_SIZE:
+                self._known_cache.clear()
             stem = _stem(word)
             self._known_cache[word] = stem in self._idf or _nearest(stem, self._vocabulary) is not None
         return self._known_cache[word]
@@ -385,7 +412,10 @@ class ProductQuestions:
         return tuple(dict.fromkeys(sizes + described))
 
     def answer(self, question: ProductQuestion) -> ProductAnswer:
-        """The reply to ``question`` with the catalog facts it rests on."""
+        """The reply to ``question`` with the catalog facts it rests on (as the catalog is now)."""
+        self._refresh()
+        if any(m.sku not in self._products for m in question.matches):
+            question = dataclasses.replace(question, matches=(), confidence=0.0)  # reloaded without it
         if not question.matches:
             closest = tuple(self.facts(m.sku) for m in question.closest)
             return ProductAnswer(ProductAnswerKind.NOT_FOUND, question.asked, _not_found(question.mention, closest),

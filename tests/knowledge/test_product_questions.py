@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -139,7 +140,8 @@ def test_the_product_under_discussion_answers_it(questions: ProductQuestions) ->
 async def test_runtime_catalog_and_vectors_find_a_product_described_in_other_words(runtime: Runtime) -> None:
     # The catalog index built at start-up carries descriptions (sizes are read from them).
     assert runtime.catalog.products["PET-BED-01"].description.endswith("36 x 27 inches.")
-    questions = ProductQuestions(runtime.catalog, (runtime.advisor.vectors.skus, runtime.advisor.vectors.matrix))
+    advisor = runtime.advisor
+    questions = ProductQuestions(runtime.catalog, lambda: (advisor.vectors.skus, advisor.vectors.matrix))
     text = "do you have a frying pan?"
     question = questions.match(text, runtime.embedder.embed([text])[0])
     assert question is not None and question.sku == "KIT-SKL-10" and question.matches[0].how == "meaning"
@@ -208,3 +210,14 @@ def test_the_reply_to_which_one_picks_among_the_options(questions: ProductQuesti
     chosen = questions.choose("the floor one", options, asked.asked)
     assert chosen is not None and chosen.asked is Asked.STOCK
     assert questions.answer(chosen).kind is ProductAnswerKind.OUT_OF_STOCK
+
+
+def test_a_reloaded_catalog_is_answered_from_the_new_rows(catalog: CatalogIndex) -> None:
+    live = CatalogIndex(dict(catalog.products))
+    questions = ProductQuestions(live)
+    assert "$69.00" in questions.answer(questions.match("how much is the kettle?")).text  # type: ignore[arg-type]
+    kettle = live.products["KIT-KTL-01"]
+    # As the runtime does after an ingest: a new products mapping replaces the old one.
+    live.products = {**live.products, kettle.sku: dataclasses.replace(kettle, price=59.0, stock=0)}
+    answer = questions.answer(questions.match("how much is the kettle?"))  # type: ignore[arg-type]
+    assert "$59.00" in answer.text and answer.kind is ProductAnswerKind.OUT_OF_STOCK
