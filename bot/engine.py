@@ -82,8 +82,9 @@ class Engine:
         await self.accept.identified(message, customer.id)
         understanding = await self.understand(inbound)
         context = await self.recall(inbound, customer, understanding)
-        products = await self.recommend(customer, understanding, context)
-        situation = Situation(inbound, customer, understanding, context, products)
+        picks = await self.recommend(customer, understanding, context)
+        situation = Situation(inbound, customer, understanding, context, picks.items, picks.no_match_reason,
+                              picks.led_by_question)
         decision = self.decide(situation)
         outcome = await self.act(situation, decision)
         reply = await self.compose(situation, decision, outcome)

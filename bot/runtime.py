@@ -113,7 +113,7 @@ class Runtime:
                 brand=config.brand, templates=config.templates, thresholds=config.thresholds, handoff=config.handoff,
                 escalation=escalation, linker=linker, privacy=privacy,
                 directory=customers, feedback=feedback_log, knowledge=knowledge, embedder=embedder, catalog=catalog,
-                products=None,
+                advisor=advisor,
             ))
             # Product names say nothing about the language a message is in.
             product_words = [w for p in catalog.products.values() for w in p.name.split()]
@@ -129,7 +129,7 @@ class Runtime:
                 recall=Recall(log, memory, knowledge, insights, config.conversation.recent_turns,
                               config.conversation.recalled_memories, set(config.admins),
                               config.conversation.granularity, DialogueStore(database)),
-                recommend=Recommend(advisor, config.recommendations, config.thresholds),
+                recommend=Recommend(advisor, config.recommendations, config.thresholds, embedder),
                 decide=Decide(registry, escalation),
                 act=Act(registry, linker),
                 compose=OfflineComposer(config.brand, config.templates, registry),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.config import Brand, Handoff as HandoffRules, Templates, Thresholds
 from bot.customers.insights import OrderSummary
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.embedder import Embedder
     from bot.handoff.escalation import Escalation
     from bot.knowledge.catalog_index import CatalogIndex
+    from bot.recommend.advisor import ProductAdvisor
     from bot.knowledge.search import KnowledgeBase
     from bot.stages.recall import Context
     from bot.stages.understand import Understanding
@@ -30,21 +31,6 @@ if TYPE_CHECKING:
 
 ORDER_SOURCE = Source(title="Your order history", section="", path="orders", score=1.0)
 PERSON = Suggestion("Talk to a person", "I'd like to talk to a person")
-
-
-class ProductQuestions(Protocol):
-    """The catalog's answer to a question about a named product (price, stock, sizes, details), or
-    None when the message names no product. Implemented by the catalog module."""
-
-    def answer(self, text: str) -> ProductAnswer | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ProductAnswer:
-    sku: str
-    name: str
-    text: str  # the catalog's own sentence(s): price, stock, details; never invented
-    alternatives: tuple[Recommendation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +50,7 @@ class Services:
     knowledge: KnowledgeBase | None = None
     embedder: Embedder | None = None
     catalog: CatalogIndex | None = None
-    products: ProductQuestions | None = None
+    advisor: ProductAdvisor | None = None  # its catalog vectors help match a product described in other words
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +63,8 @@ class Situation:
     understanding: Understanding
     context: Context
     products: list[Recommendation]
+    no_match_reason: str = ""  # asked for products and nothing fits: why ("nothing in our catalog for knitting")
+    led_by_question: bool = False  # the question (a need, a recipient) chose the products
 
     @property
     def state(self) -> DialogueState:
@@ -124,7 +112,6 @@ class Outcome:
     forgotten: bool = False
     csat: int | None = None
     found: KnowledgeHit | None = None  # a knowledge section looked up by the action
-    product: ProductAnswer | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,45 +1,56 @@
-"""A question about a product by name (price, stock, sizes, details), answered from the catalog module;
-out of stock said plainly, with an alternative."""
+"""A question about a product by name (price, stock, sizes, details), answered from the catalog
+(``bot/knowledge/products.py``: fuzzy names, typos, "it" for the product under discussion); out of
+stock said plainly, with an alternative."""
 
 from __future__ import annotations
 
-import re
-
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation
-from bot.types import Source
+from bot.knowledge.products import ProductAnswer, ProductQuestions
+from bot.types import Recommendation, Source
 
+MIN_MATCH_CONFIDENCE = 0.9
 CATALOG_SOURCE = Source(title="Product catalog", section="", path="knowledge/catalog.csv", score=1.0)
-_ASKS = re.compile(r"\b(how much|price|cost|in stock|stock|available|availability|sizes?|colou?rs?|dimensions|"
-                   r"weight|how (big|heavy|long|wide)|tell me (more )?about|details|specs?|made of|does (it|the)|is (it|the))\b",
-                   re.I)
 
 
 class ProductInfo(Handler):
     name = "product_info"
     ask_feedback = True
+    _questions: ProductQuestions | None = None
+    _built_from: object = None
+
+    def _shelf(self) -> ProductQuestions | None:
+        catalog, advisor = self.services.catalog, self.services.advisor
+        if catalog is None:
+            return None
+        # Rebuilt when an ingest replaced the catalog (runtime.ingest assigns a new products dict).
+        if self._questions is None or self._built_from is not catalog.products:
+            vectors = (advisor.vectors.skus, advisor.vectors.matrix) if advisor is not None else None
+            self._questions, self._built_from = ProductQuestions(catalog, vectors), catalog.products
+        return self._questions
+
+    def _answer(self, situation: Situation) -> ProductAnswer | None:
+        shelf = self._shelf()
+        if shelf is None or situation.understanding.command is not None:
+            return None
+        question = shelf.match(situation.text, situation.understanding.embedding,
+                               current_sku=situation.state.product_sku or None)
+        # A loose fuzzy match ("weather" ~ "water") is not a product question: below this the knowledge
+        # pages and the fallback decide.
+        if question is None or (question.found and question.confidence < MIN_MATCH_CONFIDENCE):
+            return None
+        return shelf.answer(question)
 
     def decide(self, situation: Situation) -> Decision | None:
-        products = self.services.products
-        if products is None or situation.understanding.command is not None or not _ASKS.search(situation.text):
-            return None
-        answer = products.answer(situation.text)
-        if answer is None and situation.state.product_sku and re.search(r"\b(it|that|this|one)\b", situation.text, re.I):
-            # A follow-up about the product under discussion ("is it in stock?").
-            name = self.services.catalog.name(situation.state.product_sku) if self.services.catalog else ""
-            answer = products.answer(f"{situation.text} {name}") if name else None
+        answer = self._answer(situation)
         if answer is None:
             return None
-        return self.decision(f"catalog question about {answer.sku}", product=answer.sku)
-
-    async def act(self, situation: Situation, decision: Decision) -> Outcome:
-        assert self.services.products is not None
-        answer = self.services.products.answer(situation.text)
-        if answer is None and self.services.catalog is not None:
-            answer = self.services.products.answer(f"{situation.text} {self.services.catalog.name(decision.product)}")
-        return Outcome(situation.customer, product=answer)
+        return self.decision(f"catalog question ({answer.kind.value}, {answer.asked.value})", product=answer.sku or "")
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
-        answer = outcome.product
+        answer = self._answer(situation)
         if answer is None:
-            return Draft("I couldn't find that product in our catalog.")
-        return Draft(answer.text, sources=(CATALOG_SOURCE,), recommendations=answer.alternatives)
+            return Draft("I couldn't find that product in our catalog.", sources=(CATALOG_SOURCE,))
+        # The product asked about (or the in-stock alternative) as a card the platform can show.
+        shown = [p for p in answer.products if p.in_stock] or ([answer.alternative] if answer.alternative else [])
+        cards = tuple(Recommendation(p.sku, p.name, p.price, "what you asked about", 1.0, 1.0) for p in shown[:3])
+        return Draft(answer.text, sources=(CATALOG_SOURCE,), recommendations=cards)

@@ -11,11 +11,15 @@ class Products(Handler):
 
     def decide(self, situation: Situation) -> Decision | None:
         understanding, thresholds = situation.understanding, self.services.thresholds
-        if understanding.command is not None or not situation.products:
+        if understanding.command is not None:
+            return None
+        if understanding.asks_recommendation and situation.no_match_reason and not situation.products:
+            return self.decision(f"asked for products, none fit ({situation.no_match_reason})", detail="none")
+        if not situation.products:
             return None
         best = situation.best
         best_product = max((p.similarity for p in situation.products), default=0.0)
-        if understanding.asks_recommendation and (best is None or best_product >= best.similarity
+        if understanding.asks_recommendation and (situation.led_by_question or best is None or best_product >= best.similarity
                                                   or best.similarity < thresholds.answer_min_similarity):
             return self.decision(f"asked for a recommendation (catalog match {best_product:.2f})",
                                  product=situation.products[0].sku)
@@ -25,8 +29,14 @@ class Products(Handler):
         return None
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
+        if decision.detail == "none":
+            reason = situation.no_match_reason
+            return Draft(f"I'm sorry{fill['name_suffix']}, {reason[:1].lower() + reason[1:]}, so I'd rather not suggest "
+                         "something that doesn't fit. Tell me a bit more about what you need, or ask about another "
+                         "kind of product.")
         picks = situation.products
-        query_driven = any(p.similarity >= self.services.thresholds.product_min_similarity for p in picks)
+        query_driven = situation.led_by_question or any(
+            p.similarity >= self.services.thresholds.product_min_similarity for p in picks)
         lines = [fmt(self.t.product_intro if query_driven else self.t.picks_intro, fill)]
         lines += [f"• {p.name} ({p.sku}) — ${p.price:,.2f}, in stock: {p.reason}" for p in picks]
         return Draft("\n".join(lines), recommendations=tuple(picks))
