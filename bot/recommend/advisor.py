@@ -223,10 +223,9 @@ class ProductAdvisor:
         pool = fitting or {sku: 0.0 for sku in self._catalog.products}
         affordable = {sku: v for sku, v in pool.items()
                       if need.budget is None or need.budget.allows(self._catalog.products[sku].price)}
-        if not affordable:
-            what = f" for {need.topic}" if need.topic else ""
-            return Suggestions([], need, NoMatch.OVER_BUDGET,
-                               f"nothing{what} {need.budget.describe() if need.budget else ''} in our catalog".replace("  ", " "),
+        if not affordable and need.budget is not None:
+            what = f"nothing for {need.topic}" if need.topic else "nothing"
+            return Suggestions([], need, NoMatch.OVER_BUDGET, f"{what} {need.budget.describe()} in our catalog",
                                list(fitting))
         candidates = {sku: v for sku, v in affordable.items() if self._available(self._catalog.products[sku], owned)}
         if not candidates:
