@@ -478,9 +478,10 @@ def _framed(text: str) -> str | None:
 
 
 def _edits_allowed(word: str) -> int:
-    """Typos tolerated in a word of this length (as search engines' "auto" fuzziness): none up to
-    three letters, one up to five ("hallo", "sokcs"), two beyond ("yirgachefe", "merrino")."""
-    return 0 if len(word) < 4 else 1 if len(word) <= 5 else 2
+    """Typos tolerated in a word of this length: none up to three letters, one up to seven ("hallo",
+    "sokcs", "merrino"), two from eight ("yirgachefe"). Two in seven letters is too loose: "weather"
+    would be "water"."""
+    return 0 if len(word) < 4 else 1 if len(word) <= 7 else 2
 
 
 def _nearest(stem: str, vocabulary: list[str]) -> str | None:
