@@ -92,3 +92,39 @@ def intents(
     table.add_row(f"{result['accuracy']:.4f}", f"{result['macro_f1']:.4f}", "—" if oos is None else f"{oos:.4f}",
                   f"{result['train_seconds']:.1f}")
     out.print(table)
+
+
+@app.command()
+@reports_errors
+def memory(
+    file: Annotated[Path, typer.Argument(help="JSON Lines: one {id, turns, questions} conversation per line.",
+                                         exists=True, dir_okay=False)],
+    k: Annotated[str, typer.Option("--k", help="Cut-offs, comma-separated.")] = "1,3,5,10",
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Load each conversation through the memory writer, ask its questions through recall: dense vs hybrid.
+
+    Prints recall_any@k (questions with an evidence turn in the top k), recall_all@k (evidence
+    turns found) and recall latency, for dense-only and hybrid (dense + BM25) recall.
+    """
+    import asyncio
+
+    from bot.nlp.memory_eval import evaluate_memory, parse_ks
+
+    ks = parse_ks(k)
+    result = asyncio.run(evaluate_memory(file, ks))
+    if json_output:
+        print(json.dumps(result))
+        return
+    table = Table(title=f"memory recall: {result['conversations']} conversations, {result['turns']} turns, "
+                        f"{result['questions']} questions")
+    table.add_column("mode")
+    for cut in ks:
+        table.add_column(f"any@{cut}")
+    for cut in ks:
+        table.add_column(f"all@{cut}")
+    table.add_column("p50 ms")
+    for mode, row in result["results"].items():
+        table.add_row(mode, *[f"{row[f'recall_any@{c}']:.3f}" for c in ks],
+                      *[f"{row[f'recall_all@{c}']:.3f}" for c in ks], f"{row['p50_ms']:.1f}")
+    out.print(table)
