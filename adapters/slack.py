@@ -91,6 +91,7 @@ BUTTON_VALUE_LIMIT = 2000
 # `text` may hold 40,000 characters, but next to blocks it is only the notification: keep it short.
 FALLBACK_TEXT_LIMIT = 3000
 
+REPLY_EVENT = "rapport_reply"  # message metadata event type of the bot's replies
 SUGGEST_ACTION = "rapport_suggest"
 FEEDBACK_ACTION = "rapport_feedback"
 FEEDBACK_BLOCK = "rapport_feedback"
@@ -695,11 +696,13 @@ class SlackAdapter:
                                  permanent=True)
         parts: list[SlackMessage | OutboundFile] = [*reply_messages(reply), *reply.files]
         done = self._delivered.get(reply.delivery_key, 0) if reply.delivery_key else 0
+        if reply.maybe_sent and not done:
+            done = await self._already_posted(reply)
         for index in range(done, len(parts)):
             part = parts[index]
             try:
                 if isinstance(part, SlackMessage):
-                    await self._post(reply, part)
+                    await self._post(reply, part, index)
                 else:
                     await self._upload(reply, part)
             except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError, OSError) as error:
@@ -707,13 +710,49 @@ class SlackAdapter:
                                               f"part {index + 1}/{len(parts)}") from error
             self._remember(reply.delivery_key, index + 1)
 
-    async def _post(self, reply: Reply, message: SlackMessage) -> None:
+    async def _post(self, reply: Reply, message: SlackMessage, part: int = 0) -> None:
         channel, thread = reply.conversation.channel, reply.conversation.thread or None
         common = {"channel": channel, "text": message.text, "blocks": message.blocks, "thread_ts": thread}
         if reply.private and not _is_direct(channel):
             await self.client.chat_postEphemeral(user=reply.recipient, **common)
-        else:
-            await self.client.chat_postMessage(unfurl_links=False, unfurl_media=False, **common)
+            return
+        # The delivery key rides along as message metadata: after a crash mid-send, the next process
+        # can read back which parts Slack already has instead of posting them twice.
+        metadata = ({"event_type": REPLY_EVENT, "event_payload": {"delivery_key": reply.delivery_key, "part": part}}
+                    if reply.delivery_key else None)
+        await self.client.chat_postMessage(unfurl_links=False, unfurl_media=False, metadata=metadata, **common)
+
+    async def _already_posted(self, reply: Reply) -> int:
+        """How many leading parts of this reply the conversation already shows (0 when it can't tell:
+        then posting again is the lesser harm than losing the reply)."""
+        channel, thread = reply.conversation.channel, reply.conversation.thread
+        if reply.private and not _is_direct(channel):
+            return 0  # ephemeral messages cannot be read back
+        try:
+            if thread:
+                found = await self.client.conversations_replies(channel=channel, ts=thread, include_all_metadata=True,
+                                                                limit=200)
+            else:
+                found = await self.client.conversations_history(channel=channel, include_all_metadata=True, limit=50)
+        except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError, OSError) as error:
+            log.warning("could not check what Slack already has of a reply (%s); sending it in full",
+                        type(error).__name__, extra={"delivery_key": reply.delivery_key})
+            return 0
+        parts = {
+            payload.get("part")
+            for message in found.get("messages") or [] if isinstance(message, Mapping)
+            for metadata in [_mapping(message.get("metadata"))]
+            if metadata.get("event_type") == REPLY_EVENT
+            for payload in [_mapping(metadata.get("event_payload"))]
+            if payload.get("delivery_key") == reply.delivery_key
+        }
+        done = 0
+        while done in parts:
+            done += 1
+        if done:
+            log.info("slack already had %d part(s) of a reply cut off by a crash", done,
+                     extra={"delivery_key": reply.delivery_key})
+        return done
 
     async def _upload(self, reply: Reply, file: OutboundFile) -> None:
         channel, thread = reply.conversation.channel, reply.conversation.thread or None

@@ -180,6 +180,9 @@ class Reply:
     # The outbox entry this reply was stored as: stable across retries, so a platform that takes an
     # idempotency key (Discord's enforced nonce) never posts it twice.
     delivery_key: str = ""
+    # An earlier attempt to send this reply was cut off in another process (it died mid-send): the
+    # platform may have it already. An adapter that can look (Slack's message metadata) checks first.
+    maybe_sent: bool = False
 
 
 MessageHandler = Callable[[Inbound], Awaitable[Reply | None]]

@@ -252,3 +252,20 @@ async def test_stored_replies_carry_a_stable_delivery_key(runtime: Runtime) -> N
     assert reply is not None and reply.delivery_key and reply.recipient == "U1"
     stored = await Outbox(runtime.database).stored_reply("test", "key-1")
     assert stored == reply
+
+
+async def test_a_reply_taken_over_from_a_process_that_died_mid_send_is_marked_maybe_sent(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.store.outbox.SEND_LEASE", timedelta(seconds=0.2))
+    await runtime.engine.handle(message("how long does shipping take?", "mid-send-1"))
+    outbox = Outbox(runtime.database)
+    [(key, _)] = await outbox.due({"test"})
+    first = await outbox.lease(key, "process-a")  # process A starts sending, and is killed
+    assert first is not None and not first.reply.maybe_sent
+    await asyncio.sleep(0.25)
+    second = await outbox.lease(key, "process-b")
+    assert second is not None and second.reply.maybe_sent  # the platform may have it: look before posting
+    await outbox.retry_later(second, timedelta(0), "502")
+    third = await outbox.lease(key, "process-b")
+    assert third is not None and not third.reply.maybe_sent  # its own failed attempt: it knows how that went

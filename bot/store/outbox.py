@@ -76,7 +76,11 @@ class Outbox:
             await session.commit()
             if taken.rowcount != 1:
                 return None
-            return PendingReply(entry.id, _REPLY.validate_python(entry.reply), entry.attempts + 1, owner)
+            reply = _REPLY.validate_python(entry.reply)
+            if entry.attempts and entry.owner != owner:
+                # Tried before by another process, which did not live to say how it went.
+                reply = replace(reply, maybe_sent=True)
+            return PendingReply(entry.id, reply, entry.attempts + 1, owner)
 
     async def due(
         self, platforms: set[str], conversation: ConversationKey | None = None, limit: int = 100

@@ -109,8 +109,11 @@ class FakeSlack:
         self._acked = asyncio.Condition()
         self._ts = itertools.count(1)
         self.posted_ts: list[str] = []  # the ts answered to each chat.postMessage, in call order
+        # What a channel's history holds: (channel, thread_ts or its own ts, message) of each post.
+        self.history: list[tuple[str, str, dict[str, Any]]] = []
         app = web.Application(client_max_size=2**22)
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # the SDK reads history with GET
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._websocket)
         self._server = LoopbackServer(app)
@@ -173,8 +176,19 @@ class FakeSlack:
             case "chat.postMessage":
                 ts = f"{int(time.time())}.{next(self._ts):06d}"
                 self.posted_ts.append(ts)
-                return web.json_response({"ok": True, "channel": params.get("channel"), "ts": ts,
-                                          "message": {"text": params.get("text"), "ts": ts, "bot_id": BOT_ID}})
+                metadata = params.get("metadata")
+                message = {"type": "message", "text": params.get("text"), "ts": ts, "bot_id": BOT_ID,
+                           "thread_ts": params.get("thread_ts") or ts,
+                           **({"metadata": json.loads(metadata) if isinstance(metadata, str) else metadata}
+                              if metadata else {})}
+                self.history.append((str(params.get("channel")), str(params.get("thread_ts") or ts), message))
+                return web.json_response({"ok": True, "channel": params.get("channel"), "ts": ts, "message": message})
+            case "conversations.replies" | "conversations.history":
+                channel, thread = str(params.get("channel")), str(params.get("ts") or "")
+                with_metadata = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
+                found = [{k: v for k, v in m.items() if k != "metadata" or with_metadata}
+                         for c, t, m in self.history if c == channel and (not thread or t == thread)]
+                return web.json_response({"ok": True, "messages": found, "has_more": False})
             case "chat.postEphemeral":
                 return web.json_response({"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"})
             case "chat.update":
