@@ -45,6 +45,7 @@ LABEL_COLUMNS = ("label", "intent", "category")
 # the training set is too small to fit one, see _fit_calibration) puts 0.5 at the SVM's boundary.
 DEFAULT_CALIBRATION = np.array([5.0, 0.0, 0.0])
 DEFAULT_THRESHOLD = 0.5
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,30 @@ def read_examples_csv(path: str | Path) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+def _confidences(calibration: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    a, b, c = calibration
+    f = _confidence_features(scores)
+    return 1.0 / (1.0 + np.exp(-(a * f[:, 0] + b * f[:, 1] + c)))
+
+
+def _choose_threshold(gold: np.ndarray, best: np.ndarray, confidence: np.ndarray) -> float:
+    """The confidence threshold maximising in-scope accuracy + oos recall on held-out examples.
+
+    Used when the training set has ``oos`` examples, so the held-out slice has some: picking
+    the threshold there, not on a test set, keeps the test figures honest. Ties go to the
+    lower threshold (fewer in-scope messages refused).
+    """
+    is_oos = gold == OOS
+    best_value, chosen = -1.0, DEFAULT_THRESHOLD
+    for threshold in THRESHOLD_GRID:
+        predicted = np.where(confidence < threshold, OOS, best)
+        accuracy = float((predicted[~is_oos] == gold[~is_oos]).mean()) if (~is_oos).any() else 0.0
+        recall = float((predicted[is_oos] == OOS).mean())
+        if accuracy + recall > best_value + 1e-9:
+            best_value, chosen = accuracy + recall, float(threshold)
+    return round(chosen, 2)
+
+
 def _confidence_features(scores: np.ndarray) -> np.ndarray:
     """Per row: the top decision value and its margin over the second."""
     top2 = np.sort(scores, axis=1)[:, -2:] if scores.shape[1] > 1 else np.hstack([scores, scores])
@@ -124,6 +149,8 @@ class IntentClassifier:
         self.calibrate = calibrate
         self.seed = seed
         self.calibration = DEFAULT_CALIBRATION
+        # Chosen on the held-out slice when the training set has ``oos`` examples (else None).
+        self.validated_threshold: float | None = None
         self.labels_: Any = None  # np.ndarray of label names once trained
         self.train_seconds: float | None = None
         self._word: Any = None
@@ -173,6 +200,7 @@ class IntentClassifier:
         if embeddings is None:
             embeddings = self.embed(texts)
         self.calibration = DEFAULT_CALIBRATION
+        self.validated_threshold = None
         if self.calibrate:
             self.calibration = self._fit_calibration(texts, y, embeddings)
         self._fit_model(texts, y, embeddings)
@@ -218,7 +246,11 @@ class IntentClassifier:
         from sklearn.linear_model import LogisticRegression
 
         fit = LogisticRegression(C=1.0).fit(_confidence_features(scores), right)
-        return np.array([fit.coef_[0][0], fit.coef_[0][1], fit.intercept_[0]])
+        calibration = np.array([fit.coef_[0][0], fit.coef_[0][1], fit.intercept_[0]])
+        if OOS in counts:
+            self.validated_threshold = _choose_threshold(
+                y[held], self.labels_[scores.argmax(1)], _confidences(calibration, scores))
+        return calibration
 
     # ----------------------------------------------------------------------------- features
     def _features(self, texts: Sequence[str], embeddings: np.ndarray | None):
@@ -251,9 +283,7 @@ class IntentClassifier:
 
     def confidences(self, scores: np.ndarray) -> np.ndarray:
         """Calibrated probability that the top intent is right, from decision values."""
-        a, b, c = self.calibration
-        f = _confidence_features(scores)
-        return 1.0 / (1.0 + np.exp(-(a * f[:, 0] + b * f[:, 1] + c)))
+        return _confidences(self.calibration, scores)
 
     def predict(
         self, texts: Sequence[str], embeddings: np.ndarray | None = None, threshold: float | None = None
@@ -343,7 +373,10 @@ def evaluate_intents(
     model = classifier or IntentClassifier()
     model.fit(train_texts, train_labels)
     has_oos = OOS in set(test_labels)
-    applied = threshold if threshold is not None else (model.threshold if has_oos else 0.0)
+    # An explicit threshold wins; else the one validated on training data, else the default.
+    validated = getattr(model, "validated_threshold", None)
+    applied = threshold if threshold is not None else (
+        (validated if validated is not None else model.threshold) if has_oos else 0.0)
     started = time.perf_counter()
     predictions = model.predict(test_texts, threshold=applied)
     predict_seconds = time.perf_counter() - started
@@ -352,6 +385,7 @@ def evaluate_intents(
         train_seconds=round(model.train_seconds or 0.0, 2),
         predict_seconds=round(predict_seconds, 2),
         threshold=applied,
+        validated_threshold=validated,
         calibration=[round(float(v), 3) for v in model.calibration],
         n_train=len(train_texts),
         n_test=len(test_texts),
