@@ -37,8 +37,11 @@ _PROBLEMS: tuple[tuple[Problem, re.Pattern[str]], ...] = (
     (Problem("damaged", "knowledge/pages/returns.md", "What if my item arrived damaged or I received the wrong item?"),
      re.compile(r"\b(arrived|came|delivered|showed up|was)\s+(\w+\s+)?(broken|damaged|cracked|smashed|dented|torn|defective)\b|"
                 r"\b(damaged|cracked|smashed|dented) (in|on|during) (transit|delivery|shipping)\b|\bbox was (crushed|damaged)", re.I)),
+    (Problem("warranty_terms", "knowledge/pages/warranty.md", "What warranty do your products come with?"),
+     re.compile(r"\b(under|still (under|in|covered)|covered by( the)?|have|has|come with)( a| the)? (warranty|guarantee)\b|"
+                r"\bhow long is the (warranty|guarantee)\b|\bwarranty (cover|last|period)", re.I)),
     (Problem("warranty", "knowledge/pages/warranty.md", "How do I make a warranty claim?"),
-     re.compile(r"\b(broke|broken|stopped working|doesn'?t work|does not work|not working|faulty|defective|"
+     re.compile(r"\b(broke|broken|flicker\w*|stopped working|doesn'?t work|does not work|not working|faulty|defective|"
                 r"fell apart|ripped|torn|cracked|warrant\w*|guarantee|replacement|replace it|repair)\b", re.I)),
     (Problem("missing", "knowledge/pages/orders.md", "My package says delivered but I can't find it. What should I do?"),
      re.compile(r"\b(missing|never (arrived|came|got it)|didn'?t (arrive|get it|receive)|not (arrived|received)|"
@@ -46,7 +49,7 @@ _PROBLEMS: tuple[tuple[Problem, re.Pattern[str]], ...] = (
     (Problem("late", "knowledge/pages/orders.md", "My tracking hasn't updated. Is my package lost?"),
      re.compile(r"\b(late|delayed|overdue|taking (so|too) long|still (waiting|hasn'?t)|hasn'?t (arrived|shipped|moved|updated))\b", re.I)),
     (Problem("return", "knowledge/pages/returns.md", "How do I start a return?"),
-     re.compile(r"\b(return\w*|send (it|this|them) back|exchange|money back)\b", re.I)),
+     re.compile(r"\b(return\w*|send\s+(\w+\s+){0,5}back|exchange|money back)\b", re.I)),
 )
 
 

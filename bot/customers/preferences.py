@@ -27,14 +27,14 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("name", re.compile(r"\bmy name is\s+" + _NAME + r"(?:\s+[A-Z][a-zA-Z'-]+)?")),
     ("pet", re.compile(r"\bi (?:have|got|just got|adopted) (?:a|an|two|2|three|3)\s+(?:new\s+)?(dog|puppy|cat|kitten|dogs|cats|puppies)\b", re.I)),
     ("size", re.compile(r"\bi(?:'m| am)?\s*(?:a\s+)?(?:usually\s+)?(?:wear\s+)?(?:a\s+)?size\s+(\d{1,2}(?:\.5)?|xs|s|m|l|xl|xxl)\b", re.I)),
-    ("city", re.compile(r"\bi(?:'ve| have)?\s*(?:just\s+)?(?:moved|relocated) to\s+" + _PLACE)),
-    ("city", re.compile(r"\bi (?:live|am based|'m based) in\s+" + _PLACE)),
+    ("city", re.compile(r"(?i:\bi(?:'ve| have)?\s*(?:just\s+|recently\s+)?(?:moved|relocated) to)\s+" + _PLACE)),
+    ("city", re.compile(r"(?i:\bi (?:live|am based|'m based|now live) in)\s+" + _PLACE)),
 )
 # "my dog is called Rex", "my dog's name is Rex", "our cat is named Luna"
-_PET_NAME = re.compile(rf"\b(?:my|our)\s+(?:new\s+)?{_PETS}(?:'s name| is called| is named| is| called| named)\s+(?:called\s+|named\s+)?{_NAME}\b",
-                       re.I)
+_PET_NAME = re.compile(rf"(?i:\b(?:my|our)\s+(?:new\s+)?{_PETS}(?:'s name is|'s name's| is called| is named| is| called| named|,))\s+"
+                       rf"(?:called\s+|named\s+)?{_NAME}\b")
 _PET_WORDS = {"puppy": "dog", "kitten": "cat", "bunny": "rabbit"}
-_NOT_NAMES = {"sick", "ill", "old", "young", "happy", "sad", "hurt", "allergic", "hungry", "the", "a", "an", "not", "very"}
+_NOT_NAMES = {"is", "was", "sick", "ill", "old", "young", "happy", "sad", "hurt", "allergic", "hungry", "the", "a", "an", "not", "very"}
 
 # Questions asking a fact back: key, pattern. "what's my dog's name", "do you remember my name",
 # "where do I live", "what did I say my diet was".
@@ -43,7 +43,8 @@ _QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("{pet}_name", re.compile(rf"\bwhat(?:'s| is)\s+my\s+{_PETS}\s+called\b", re.I)),
     ("name", re.compile(r"\b(?:what(?:'s| is)|do you (?:remember|know))\s+my name\b|\bwho am i\b", re.I)),
     ("city", re.compile(r"\bwhere do i live\b|\b(?:what(?:'s| is)|do you (?:remember|know))\s+my (?:city|town)\b|\bwhere did i (?:say i )?move", re.I)),
-    ("diet", re.compile(r"\b(?:what(?:'s| is)|do you (?:remember|know))\s+my diet\b|\bwhat do i eat\b|\bam i (?:a\s+)?(?:vegan|vegetarian)\b", re.I)),
+    ("diet", re.compile(r"\b(?:what(?:'s| is)|do you (?:remember|know))\s+(?:what\s+)?(?:my )?diet\b|\bwhat do i eat\b|"
+                        r"\bam i (?:a\s+)?(?:vegan|vegetarian)\b|\bwhat diet (?:do )?i (?:follow|have|eat)\b|\bwhat (?:food|foods) (?:can'?t|don'?t) i eat\b", re.I)),
     ("allergy", re.compile(r"\bwhat am i allergic to\b|\b(?:what(?:'s| is)|do you (?:remember|know))\s+my allerg", re.I)),
     ("size", re.compile(r"\bwhat(?:'s| is)\s+my size\b|\bwhat size (?:am i|do i wear)\b", re.I)),
 )

@@ -154,7 +154,8 @@ class Handler:
         raise NotImplementedError
 
     def decision(self, reason: str, **fields: Any) -> Decision:
-        return Decision(self.name, reason, miss=self.miss, **fields)
+        fields.setdefault("miss", self.miss)
+        return Decision(self.name, reason, **fields)
 
 
 def fmt(template: str, fill: dict[str, str], **more: Any) -> str:

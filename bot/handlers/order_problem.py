@@ -39,7 +39,13 @@ class OrderProblem(Handler):
         knowledge, embedder = self.services.knowledge, self.services.embedder
         if problem is None or knowledge is None or embedder is None:
             return Outcome(situation.customer)
-        return Outcome(situation.customer, found=await _section(problem, knowledge, embedder))
+        # The customer's own words may find a more specific section of the same page ("Can I return running
+        # shoes I've already worn?", "Which items can't be returned?") than the problem's general one.
+        # Only for returns: that page's sections each answer a different case of one question.
+        floor = self.services.thresholds.clarify_min_similarity
+        own = next((h for h in situation.context.knowledge if h.source == problem.page and h.similarity >= floor),
+                   None) if problem.kind == "return" else None
+        return Outcome(situation.customer, found=own or await _section(problem, knowledge, embedder))
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
         order = decision.order

@@ -6,7 +6,7 @@ import re
 
 from bot.config import Templates
 from bot.customers.insights import OrderSummary
-from bot.handlers.base import ORDER_SOURCE, Decision, Draft, Handler, Outcome, Situation, fmt
+from bot.handlers.base import ORDER_SOURCE, PERSON, Decision, Draft, Handler, Outcome, Situation, fmt
 from bot.types import Tone
 from bot.handlers.base import when
 
@@ -61,14 +61,17 @@ class OrderStatus(Handler):
             return None
         order = default_order(situation)
         if order is None:
-            return None  # no orders: the knowledge pages say how to check one
+            return self.decision("asked about an order, none on this account", detail="none")
         return self.decision("question about the customer's order", order=order)
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
         order = decision.order
-        assert order is not None
-        text = status_text(order, self.t)
         upset = situation.understanding.sentiment.label.value == "negative"
+        if order is None:
+            lead = fmt(self.t.empathy_lead, fill).split(".")[0] + ". " if upset else ""
+            return Draft(lead + fmt(self.t.no_orders, fill) + " If you have the order number, tell me and I'll look again.",
+                         suggestions=(PERSON,) if upset else (), tone=Tone.EMPATHETIC if upset else None)
+        text = status_text(order, self.t)
         if upset:
             text = f"{fmt(self.t.empathy_order, fill)} {text}"
         # Cross-sell only once the order question is settled and the customer is not upset.

@@ -5,7 +5,7 @@ stock said plainly, with an alternative."""
 from __future__ import annotations
 
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation
-from bot.knowledge.products import ProductAnswer, ProductQuestions
+from bot.knowledge.products import ProductAnswer, ProductAnswerKind, ProductQuestions
 from bot.types import Recommendation, Source
 
 MIN_MATCH_CONFIDENCE = 0.9
@@ -36,11 +36,22 @@ class ProductInfo(Handler):
                                current_sku=situation.state.product_sku or None)
         # A loose fuzzy match ("weather" ~ "water") is not a product question: below this the knowledge
         # pages and the fallback decide.
-        if question is None or (question.found and question.confidence < MIN_MATCH_CONFIDENCE):
+        if question is None:
+            return None
+        if question.found:
+            # "ridgback trail runing shoes" (several words) may be looser than one word alike another.
+            loose = MIN_MATCH_CONFIDENCE - (0.2 if len(question.mention.split()) >= 2 else 0.0)
+            return shelf.answer(question) if question.confidence >= loose else None
+        # Not in the catalog: say so only when the knowledge pages do not answer the question instead
+        # ("how much does shipping cost?" names no product).
+        best = situation.best
+        if best is not None and best.similarity >= self.services.thresholds.clarify_min_similarity:
             return None
         return shelf.answer(question)
 
     def decide(self, situation: Situation) -> Decision | None:
+        if situation.context.order_named_now:
+            return None  # "my desk lamp": about the customer's order, not the catalog
         answer = self._answer(situation)
         if answer is None:
             return None
@@ -50,6 +61,8 @@ class ProductInfo(Handler):
         answer = self._answer(situation)
         if answer is None:
             return Draft("I couldn't find that product in our catalog.", sources=(CATALOG_SOURCE,))
+        if answer.kind is ProductAnswerKind.NOT_FOUND:
+            return Draft(f"Sorry{fill['name_suffix']}, we don't carry that. {answer.text}", sources=(CATALOG_SOURCE,))
         # The product asked about (or the in-stock alternative) as a card the platform can show.
         shown = [p for p in answer.products if p.in_stock] or ([answer.alternative] if answer.alternative else [])
         cards = tuple(Recommendation(p.sku, p.name, p.price, "what you asked about", 1.0, 1.0) for p in shown[:3])

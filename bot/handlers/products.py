@@ -14,7 +14,8 @@ class Products(Handler):
         if understanding.command is not None:
             return None
         if understanding.asks_recommendation and situation.no_match_reason and not situation.products:
-            return self.decision(f"asked for products, none fit ({situation.no_match_reason})", detail="none")
+            # Honest, but the customer still has no help: it counts towards offering a person.
+            return self.decision(f"asked for products, none fit ({situation.no_match_reason})", detail="none", miss=True)
         if not situation.products:
             return None
         best = situation.best

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.handlers.base import ORDER_SOURCE, Decision, Draft, Handler, Outcome, Situation, fmt
-from bot.handlers.order_status import default_order, order_fields
+from bot.handlers.order_status import asks_status, default_order, order_fields
 
 _LAST = re.compile(r"\bwhat (did|have) i (buy|bought|order|ordered|purchase|get)\b|\bmy (last|previous|latest|most recent) "
                    r"(order|purchase)\b|\bwhat was (my|the) last (thing|order|purchase)\b|\bwhat('s| is| was) in my order\b|"
@@ -15,7 +15,8 @@ _WHEN = re.compile(r"\bwhen did i (order|buy|place|purchase|get)\b|\bwhen was (m
 _TRACKING = re.compile(r"\btracking (number|code|no|id|link)\b", re.I)
 _PRICE = re.compile(r"\bhow much (was|did|were|is) (it|that|they|this|my order|the order|i pay)\b|\bwhat did i pay\b|"
                     r"\bhow much did (it|that|they|i) (cost|pay)\b|\b(order )?total\b|\bwhat did (it|that) cost\b", re.I)
-_MENTION = re.compile(r"\bi (ordered|bought|purchased)\b", re.I)
+_MENTION = re.compile(r"\bi (ordered|bought|purchased)\b|\babout my\b", re.I)
+_CONTENTS = re.compile(r"\bwhat(?:'s| is| was| were)? in (?:my |the )?order\b|\bwhat did (?:i get|it contain) in\b", re.I)
 
 
 class Purchases(Handler):
@@ -27,7 +28,9 @@ class Purchases(Handler):
             return None
         text, context = situation.text, situation.context
         orders = context.insights.orders or context.insights.recent_orders
-        if _LAST.search(text):
+        if _CONTENTS.search(text) and context.order is not None:
+            kind = "contents"
+        elif _LAST.search(text):
             kind = "last"
         elif _WHEN.search(text):
             kind = "when"
@@ -35,8 +38,8 @@ class Purchases(Handler):
             kind = "tracking"
         elif _PRICE.search(text) and (context.order is not None and (context.state.order_id or context.order_named_now)):
             kind = "total"  # about the order under discussion, not a product's price
-        elif _MENTION.search(text) and context.order is not None:
-            kind = "mention"
+        elif (_MENTION.search(text) or context.order_named_now) and context.order is not None and not asks_status(situation):
+            kind = "mention"  # "I ordered a desk lamp last week", "about my desk lamp order"
         else:
             return None
         if not orders:
@@ -51,6 +54,8 @@ class Purchases(Handler):
         fields = order_fields(order)
         fields = {k: v for k, v in fields.items() if k not in fill}
         match decision.detail:
+            case "contents":
+                text = fmt(self.t.order_facts, fill, **fields)
             case "last":
                 text = fmt(self.t.last_purchase, fill, **fields)
             case "when":

@@ -24,6 +24,8 @@ _THANKS = re.compile(r"^\s*((ok(ay)?|great|perfect|cool|awesome)[,!.]?\s*)?(than
 _THANKS_ANYWHERE = re.compile(r"^(?=.{0,80}$).*\b(thanks|thank you|thank u|thx|cheers|much appreciated|you('re| are) (awesome|great|the best)|"
                               r"you guys (are|rock)|that helped|perfect, thanks)\b", re.I | re.S)
 _REQUEST_VERB = r"(talk|speak|chat|connect|transfer|put me through|get|want|need|give me|escalate)"
+# "I need to talk to someone about my order": a person asked for without the words "human" or "agent".
+_TALK_TO_SOMEONE = re.compile(r"\b(talk|speak|chat)\s+(to|with)\s+(someone|somebody|a (real )?(person|human|manager))\b", re.I)
 _ORDER_STATUS = re.compile(
     r"\b(where('s| is| are)\s+(it|they|that|my (order|package|parcel|delivery|shipment|stuff))\b|track(ing)?\b|"
     r"has (it|my order|my package) (shipped|arrived)|did (it|my order) ship|order status|"
@@ -102,7 +104,7 @@ class Understand:
             is_greeting=bool(_GREETING.match(text)),
             is_thanks=bool(_THANKS.match(text) or _THANKS_ANYWHERE.match(text)) and "?" not in text,
             # Phrases catch the unmistakable cases; the intent router catches the paraphrases.
-            wants_human=bool(self._wants_human.search(text)) or intent.label == "human_agent",
+            wants_human=bool(self._wants_human.search(text) or _TALK_TO_SOMEONE.search(text)) or intent.label == "human_agent",
             asks_order_status=bool(_ORDER_STATUS.search(text)) or intent.label == "order_status",
             mentions_order=bool(_ORDER_MENTION.search(text)),
             asks_recommendation=bool(_RECOMMENDATION.search(text)) or intent.label == "product_search",
