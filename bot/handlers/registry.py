@@ -54,5 +54,6 @@ HANDLERS: tuple[type[Handler], ...] = (
 )
 
 
-def build(services: Services, handlers: tuple[type[Handler], ...] = HANDLERS) -> Registry:
-    return Registry(tuple(cls(services) for cls in handlers))
+def build(services: Services, handlers: tuple[type[Handler], ...] | None = None) -> Registry:
+    """One instance of each handler class, in order (``HANDLERS`` unless another list is given)."""
+    return Registry(tuple(cls(services) for cls in (handlers if handlers is not None else HANDLERS)))

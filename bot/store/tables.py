@@ -33,8 +33,9 @@ class Customer(SQLModel, table=True):
     # Organisation of a Slack Connect user, recorded so staff can see who they serve.
     organisation: str = Field(default="", max_length=200)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    # Preferences the customer stated in chat ("I'm vegan", "I prefer email"), kept current.
-    preferences: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
+    # Facts the customer stated in chat ("I'm vegan", "my dog is called Rex"), kept current: key ->
+    # {"value": ..., "said_at": ISO time} (see bot/customers/preferences.py; older rows hold plain strings).
+    preferences: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
     stage: str = Field(default="new", max_length=32)
     created_at: datetime = _when()
     last_seen_at: datetime = _when()
