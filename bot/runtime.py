@@ -132,7 +132,7 @@ class Runtime:
                 recommend=Recommend(advisor, config.recommendations, config.thresholds, embedder),
                 decide=Decide(registry, escalation),
                 act=Act(registry, linker),
-                compose=OfflineComposer(config.brand, config.templates, registry),
+                compose=OfflineComposer(config.brand, config.templates, registry, config.thresholds),
                 remember=Remember(log, memory, registry, config.conversation.granularity,
                                   config.thresholds.negative_sentiment),
                 locks=conversation_locks(config.stores.redis_url or os.environ.get("REDIS_URL", "")),

@@ -32,7 +32,8 @@ class Answer(Handler):
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
         hit = decision.answer
         assert hit is not None
-        match situation.understanding.sentiment.label.value:
+        label = situation.understanding.sentiment.label.value
+        match "negative" if situation.upset(self.services.thresholds) else ("neutral" if label == "negative" else label):
             case "negative":
                 lead = fmt(self.t.empathy_lead, fill) + "\n\n"
             case "positive":

@@ -74,6 +74,12 @@ class Situation:
     def text(self) -> str:
         return self.understanding.text
 
+    def upset(self, thresholds: Thresholds) -> bool:
+        """Clearly unhappy: a negative label and a score at or below ``thresholds.negative_sentiment`` (a
+        weakly negative question, "how long does shipping take?", gets no apology)."""
+        sentiment = self.understanding.sentiment
+        return sentiment.label.value == "negative" and sentiment.score <= thresholds.negative_sentiment
+
     @property
     def best(self) -> KnowledgeHit | None:
         return self.context.knowledge[0] if self.context.knowledge else None

@@ -66,7 +66,7 @@ class OrderStatus(Handler):
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
         order = decision.order
-        upset = situation.understanding.sentiment.label.value == "negative"
+        upset = situation.upset(self.services.thresholds)
         if order is None:
             lead = fmt(self.t.empathy_lead, fill).split(".")[0] + ". " if upset else ""
             return Draft(lead + fmt(self.t.no_orders, fill) + " If you have the order number, tell me and I'll look again.",

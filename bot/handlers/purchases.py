@@ -36,8 +36,9 @@ class Purchases(Handler):
             kind = "when"
         elif _TRACKING.search(text):
             kind = "tracking"
-        elif _PRICE.search(text) and (context.order is not None and (context.state.order_id or context.order_named_now)):
-            kind = "total"  # about the order under discussion, not a product's price
+        elif _PRICE.search(text) and context.order is not None and (
+                context.order_named_now or (context.state.order_id and context.state.last_action != "product_info")):
+            kind = "total"  # about the order under discussion; after a product question "it" is the product
         elif (_MENTION.search(text) or context.order_named_now) and context.order is not None and not asks_status(situation):
             kind = "mention"  # "I ordered a desk lamp last week", "about my desk lamp order"
         else:

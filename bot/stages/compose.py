@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.config import Brand, Templates
+from bot.config import Brand, Templates, Thresholds
 from bot.customers.preferences import facts_of
 from bot.handlers.base import PERSON, Decision, Outcome, Registry, Situation, when
 from bot.store.tables import Customer
@@ -22,7 +22,8 @@ class Composer(Protocol):
 class OfflineComposer:
     """Templates + retrieved knowledge + the customer's own data. Never invents a policy, price or order."""
 
-    def __init__(self, brand: Brand, templates: Templates, registry: Registry) -> None:
+    def __init__(self, brand: Brand, templates: Templates, registry: Registry, thresholds: Thresholds) -> None:
+        self._thresholds = thresholds
         self._brand = brand
         self._t = templates
         self._registry = registry
@@ -46,7 +47,7 @@ class OfflineComposer:
             sources=draft.sources,
             suggestions=suggestions,
             recommendations=draft.recommendations,
-            tone=draft.tone or _tone(understanding.sentiment.label),
+            tone=draft.tone or (Tone.EMPATHETIC if situation.upset(self._thresholds) else _tone(understanding.sentiment.label)),
             sentiment=understanding.sentiment,
             handoff=HandoffNotice(reason=decision.reason, status="pending") if decision.opens_handoff else None,
             ask_feedback=handler.ask_feedback,
@@ -76,8 +77,6 @@ def template_fields(customer: Customer | None, brand: Brand) -> dict[str, str]:
 
 def _tone(label: SentimentLabel) -> Tone:
     match label:
-        case SentimentLabel.NEGATIVE:
-            return Tone.EMPATHETIC
         case SentimentLabel.POSITIVE:
             return Tone.WARM
         case _:
