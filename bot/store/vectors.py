@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from bot.errors import EmbedderMismatchError, StoreError
+from bot.errors import EmbedderMismatchError, StoreError, find_outage
 
 Metadata = Mapping[str, str | int | float | bool]
 
@@ -127,12 +127,21 @@ class VectorStore:
         settings = Settings(anonymized_telemetry=False)
         if chroma_url:
             parts = urlsplit(chroma_url)
-            client = chromadb.HttpClient(
-                host=parts.hostname or "localhost",
-                port=parts.port or (443 if parts.scheme == "https" else 8000),
-                ssl=parts.scheme == "https",
-                settings=settings,
-            )
+            try:
+                client = chromadb.HttpClient(
+                    host=parts.hostname or "localhost",
+                    port=parts.port or (443 if parts.scheme == "https" else 8000),
+                    ssl=parts.scheme == "https",
+                    settings=settings,
+                )
+            except Exception as exc:  # the client asks the server for its tenant at once: a plain ValueError
+                outage = find_outage(exc)
+                raise StoreError(
+                    f"cannot reach the Chroma server at {chroma_url} ({outage.detail})" if outage
+                    else f"cannot use the Chroma server at {chroma_url}: {exc}",
+                    fix="check stores.chroma_url (CHROMA_URL) and that the Chroma server is running; "
+                    "leave it empty for the embedded store",
+                ) from exc
         else:
             path = data_dir / "chroma"
             path.mkdir(parents=True, exist_ok=True)
