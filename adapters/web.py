@@ -13,16 +13,19 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
 from bot.errors import find_outage
+
+if TYPE_CHECKING:
+    from bot.admin import AdminConsole
 
 __all__ = ["MAX_BODY_BYTES", "HealthCheck", "create_web_app"]
 
@@ -113,11 +116,12 @@ def _health_endpoint(served: dict[str, str], health: HealthCheck | None) -> Endp
 
 def create_web_app(
     *, slack: SlackAdapter | None = None, telegram: TelegramAdapter | None = None, max_body: int = MAX_BODY_BYTES,
-    health: HealthCheck | None = None,
+    health: HealthCheck | None = None, admin: AdminConsole | None = None,
 ) -> Starlette:
     """``GET /healthz`` always (each dependency's status when ``health`` is given, else the platforms
     alone); ``POST /slack/events`` with a Slack adapter in HTTP mode; ``POST /telegram/webhook`` with a
-    Telegram adapter in webhook mode. Adapters must be started (or, for Slack, bound) by the caller."""
+    Telegram adapter in webhook mode; the admin console under ``/admin`` when ``admin`` is given (it
+    answers for itself, on or off). Adapters must be started (or, for Slack, bound) by the caller."""
     served = {name: adapter.mode for name, adapter in (("slack", slack), ("telegram", telegram)) if adapter}
     healthz = _health_endpoint(served, health)
 
@@ -140,4 +144,6 @@ def create_web_app(
             return PlainTextResponse(answer.body, status_code=answer.status)
 
         routes.append(Route(TELEGRAM_PATH, _guarded("telegram", telegram_webhook), methods=["POST"]))
+    if admin is not None:
+        routes.append(Mount("/admin", app=admin.app()))
     return Starlette(routes=routes)
