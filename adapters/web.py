@@ -4,7 +4,8 @@ Routes only move bytes: each platform adapter checks signatures, parses and answ
 request bodies (413 above :data:`MAX_BODY_BYTES`, before reading more than that) and sorts failures:
 an outage (database, Redis, a server we call) is a logged 503, so the platform redelivers once we are
 back (the engine's inbox released the failed message, so the redelivery is answered once); anything
-else a request triggered is a 400 logged by ids only. ``GET /healthz`` reports each dependency.
+else a request triggered is a 400 logged by ids only. ``GET /healthz`` reports each dependency,
+``GET /metrics`` this process's Prometheus metrics.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.routing import Mount, Route
 from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
 from bot.errors import find_outage
+from bot.metrics import CONTENT_TYPE, METRICS
 
 if TYPE_CHECKING:
     from bot.admin import AdminConsole
@@ -119,13 +121,17 @@ def create_web_app(
     health: HealthCheck | None = None, admin: AdminConsole | None = None,
 ) -> Starlette:
     """``GET /healthz`` always (each dependency's status when ``health`` is given, else the platforms
-    alone); ``POST /slack/events`` with a Slack adapter in HTTP mode; ``POST /telegram/webhook`` with a
-    Telegram adapter in webhook mode; the admin console under ``/admin`` when ``admin`` is given (it
+    alone); ``GET /metrics`` always (Prometheus); ``POST /slack/events`` with a Slack adapter in HTTP
+    mode; ``POST /telegram/webhook`` with a Telegram adapter in webhook mode; the admin console under ``/admin`` when ``admin`` is given (it
     answers for itself, on or off). Adapters must be started (or, for Slack, bound) by the caller."""
     served = {name: adapter.mode for name, adapter in (("slack", slack), ("telegram", telegram)) if adapter}
     healthz = _health_endpoint(served, health)
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    async def metrics(request: Request) -> Response:
+        # This process's counters (no ids in them, see bot.metrics), in Prometheus's text format.
+        return Response(METRICS.render(), media_type=CONTENT_TYPE)
+
+    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
     if slack is not None:
         slack_adapter = slack
 
