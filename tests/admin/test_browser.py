@@ -1,8 +1,9 @@
 """The console in a real browser: Debian's headless Chromium driven by Playwright, against ``rapport serve``'s
 web app on a loopback port over a real Runtime. Screenshots are kept as test artifacts.
 
-Skips only when Chromium (or Playwright) is missing and CI is not set; under CI it must run, and
-``.ci/run`` installs Chromium with apt. Playwright's own browser download is never used.
+Skips only when Chromium (or Playwright) is missing and neither CI nor RAPPORT_REQUIRE_CHROMIUM is set;
+``.ci/run`` installs Chromium with apt and sets RAPPORT_REQUIRE_CHROMIUM=1, so in CI it must run.
+Playwright's own browser download is never used.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ CHROMIUM = os.environ.get("RAPPORT_CHROMIUM") or shutil.which("chromium") or "/u
 SHOTS = Path(os.environ.get("RAPPORT_ADMIN_SHOTS", "/tmp/rapport-admin-shots"))
 
 
-def _browser_or_skip() -> None:
+@pytest.fixture
+def chromium() -> str:
+    """Chromium's path; asked for before the runtime, so a skip costs no start-up."""
     problem = ""
     if not Path(CHROMIUM).exists():
         problem = f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
@@ -40,9 +43,10 @@ def _browser_or_skip() -> None:
         except ImportError:
             problem = "playwright is not installed (pip install -e '.[test]')"
     if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set, so the browser test must run, but {problem}")
+        if os.environ.get("CI") or os.environ.get("RAPPORT_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"CI (or RAPPORT_REQUIRE_CHROMIUM=1, set by .ci/run) says the browser test must run, but {problem}")
         pytest.skip(problem)
+    return CHROMIUM
 
 
 @asynccontextmanager
@@ -67,14 +71,13 @@ async def serving(runtime: Runtime) -> AsyncIterator[str]:
         listener.close()
 
 
-async def test_console_in_chromium(runtime: Runtime, tmp_path: Path) -> None:
-    _browser_or_skip()
+async def test_console_in_chromium(chromium: str, runtime: Runtime, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
     await load_samples_and_chat(runtime)
     shots: list[Path] = []
     async with serving(runtime) as base, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+        browser = await playwright.chromium.launch(executable_path=chromium, headless=True,
                                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         try:
             page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
