@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from markupsafe import escape
 from sqlalchemy import text
 from sqlmodel import select
@@ -222,3 +223,38 @@ def test_period_defaults_to_the_last_30_days() -> None:
     period = Period.parse(None, None, today=datetime(2026, 3, 31, tzinfo=UTC).date())
     assert (period.first_day.isoformat(), period.last_day.isoformat()) == ("2026-03-02", "2026-03-31")
     assert period.end - period.start == timedelta(days=30)
+
+
+async def test_memory_delete_ingest_and_nothing_personal_in_logs(
+        runtime: Runtime, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    await load_samples_and_chat(runtime)
+    # INFO and up, as the web process logs (a driver's DEBUG output echoes every parameter, by design).
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="rapport")
+    await sign_in(client, "a-wrong-token-for-the-log")
+    await sign_in(client)
+    page = (await client.get(f"/admin/customers/{ANA}")).text
+    ana = await runtime.customers.find(ANA)
+    assert ana.id is not None
+    before = await runtime.memory.export(ana.id)
+    target = next(m for m in before if m["text"] == "how long does shipping take?")
+    action = f"/admin/customers/{ANA}/memories/{target['id']}/delete"
+    assert f'action="{action}"' in page
+    deleted = await client.post(action, data={"csrf": csrf_of(page)})
+    assert deleted.status_code == 303
+    after = {m["id"] for m in await runtime.memory.export(ana.id)}
+    assert target["id"] not in after and len(after) == len(before) - 1
+    # Another customer's page cannot delete Ana's memories.
+    other = await client.post(f"/admin/customers/C-1002/memories/{next(iter(after))}/delete", data={"csrf": csrf_of(page)})
+    assert other.status_code == 404 and len(await runtime.memory.export(ana.id)) == len(after)
+
+    ingested = await client.post("/admin/knowledge/ingest", data={"csrf": csrf_of(page)})
+    assert ingested.status_code == 303 and "unchanged=" in ingested.headers["location"]
+    assert "Ingest finished" in (await client.get(ingested.headers["location"])).text
+    await client.post("/admin/customers/find", data={"csrf": csrf_of(page), "q": "ana.silva@example.com"})
+
+    logged = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records if r.name != "httpx")  # the test's client
+    for secret in (TOKEN, "a-wrong-token-for-the-log", "ana.silva@example.com", "Ana Silva", "how long does shipping"):
+        assert secret not in logged, secret
