@@ -19,8 +19,16 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from bot.admin.auth import LOGIN_PATH, LoginLimiter, Principal, SessionSigner, client_address, is_https, \
-    session_cookie, token_matches
+from bot.admin.auth import (
+    LOGIN_PATH,
+    LoginLimiter,
+    Principal,
+    SessionSigner,
+    client_address,
+    is_https,
+    session_cookie,
+    token_matches,
+)
 from bot.admin.queries import ALL, REOPEN_WINDOW, UNANSWERED_ACTIONS, AdminQueries, Period
 from bot.customers.journey import timeline
 from bot.store.tables import Customer

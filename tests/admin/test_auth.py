@@ -6,6 +6,7 @@ import re
 
 import httpx
 import pytest
+from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -14,9 +15,8 @@ from bot.admin import AdminConsole
 from bot.admin.auth import COOKIE_NAME, PUBLIC_PATHS, LoginLimiter
 from bot.runtime import Runtime
 from bot.store.tables import Customer
-from sqlmodel import select
-from tests.conftest import ROOT
 from tests.admin.conftest import TOKEN, csrf_of, sign_in
+from tests.conftest import ROOT
 
 
 def _walk(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ from bot.store.tables import Customer, Handoff, Turn
 from tests.admin.conftest import TOKEN, csrf_of, sign_in
 from tests.admin.support import ANA, load_samples_and_chat
 
+
 def _html(value: object) -> str:
     """Text as the templates write it (Jinja's autoescape)."""
     return str(escape(str(value)))
@@ -90,7 +91,8 @@ async def test_overview_figures_match_counts_made_in_sql(runtime: Runtime, clien
     assert _html(chats.unanswered) in shown
     assert "not reopened" in page and "no handoff" in page and "no 👎" in page  # the definition is on the page
     chart = json.loads(re.search(r'<script type="application/json" id="sentiment-data">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
-    days = await _sql(runtime, "SELECT COUNT(DISTINCT date(created_at)) FROM turn WHERE role = 'customer' AND sentiment IS NOT NULL")
+    days = await _sql(runtime, "SELECT COUNT(DISTINCT date(created_at)) FROM turn "
+                               "WHERE role = 'customer' AND sentiment IS NOT NULL")
     assert len(chart["labels"]) == days[0][0] and set(chart["series"]) == {"all", "slack", "telegram"}
 
     # A period with none of the chats shows none of them.
