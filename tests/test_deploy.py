@@ -269,3 +269,21 @@ def test_text_logs_unless_json_is_asked_for_and_a_second_call_replaces_the_first
     configure_logging(logging.INFO, env={LOG_FORMAT_ENV: "text"}, stream=plain)
     logging.getLogger("rapport.web").warning("ready")
     assert plain.getvalue() == "WARNING rapport.web: ready\n"
+
+
+# --- the Discord invite URL the README gives ------------------------------------------------------------------
+
+# View Channels, Send Messages, Send Messages in Threads, Read Message History: what the adapter does in a
+# server (it replies quoting the customer's message, in threads too; exports and other private answers go by
+# DM, which needs no server permission; buttons and suppressed embeds need none either).
+DISCORD_INVITE_PERMISSIONS = 274877975552
+
+
+def test_discord_invite_permission_integer_is_what_discord_py_computes() -> None:
+    import discord
+
+    wanted = discord.Permissions(view_channel=True, send_messages=True, send_messages_in_threads=True,
+                                 read_message_history=True)
+    assert wanted.value == DISCORD_INVITE_PERMISSIONS
+    assert discord.utils.oauth_url(1, permissions=wanted, scopes=("bot",)).endswith(
+        f"scope=bot&permissions={DISCORD_INVITE_PERMISSIONS}")
