@@ -22,9 +22,10 @@ __all__ = ["ID_FIELDS", "LOG_FORMAT_ENV", "JsonLogFormatter", "configure_logging
 LOG_FORMAT_ENV = "RAPPORT_LOG_FORMAT"
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # ``log.info("...", extra={"customer_id": 7})`` puts these in their own JSON fields; other extras are dropped.
+# Ids, enum values and numbers only (what the engine, delivery and LLM client pass today, and the ids they may).
 ID_FIELDS = frozenset({
-    "platform", "customer_id", "conversation", "message_id", "turn_id", "handoff_id", "delivery_key",
-    "ticket_id", "request_id", "status", "duration_ms", "attempt",
+    "platform", "customer_id", "conversation", "message_id", "inbox_id", "turn_id", "handoff_id", "delivery_key",
+    "ticket_id", "request_id", "action", "arrival", "kind", "status", "seconds", "attempt",
 })
 _HANDLER_NAME = "rapport"
 
