@@ -53,8 +53,8 @@ class RapportMetrics:
         PlatformCollector(registry=self.registry)
         self.turns = Counter("rapport_turns", "Turns finished, by platform and outcome.",
                              ["platform", "outcome"], registry=self.registry)
-        self.turn_seconds = Histogram("rapport_turn_seconds", "Time from accepting a message to its reply being "
-                                      "composed, by platform.", ["platform"], buckets=LATENCY_BUCKETS,
+        self.turn_seconds = Histogram("rapport_turn_seconds", "Time one turn takes, from identifying the customer "
+                                      "to its reply stored in the outbox, by platform.", ["platform"], buckets=LATENCY_BUCKETS,
                                       registry=self.registry)
         self.handoffs = Counter("rapport_handoffs", "Handoffs to a person opened, by platform and reason.",
                                 ["platform", "reason"], registry=self.registry)
