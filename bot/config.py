@@ -386,12 +386,43 @@ class Platforms(Section):
     telegram: TelegramPlatform = TelegramPlatform()
 
 
+class LlmBudgets(Section):
+    """Token budget of each block of the grounded brief (o200k tokens). A block's items go in most
+    relevant first until its budget is spent; the rest are left out, never cut mid-way."""
+
+    customer: Annotated[int, Field(ge=0, le=4000)] = 120
+    dialogue: Annotated[int, Field(ge=0, le=4000)] = 60
+    orders: Annotated[int, Field(ge=0, le=4000)] = 220
+    knowledge: Annotated[int, Field(ge=0, le=8000)] = 700
+    recommendations: Annotated[int, Field(ge=0, le=4000)] = 120
+    memories: Annotated[int, Field(ge=0, le=4000)] = 120
+    turns: Annotated[int, Field(ge=0, le=8000)] = 300
+    draft: Annotated[int, Field(ge=0, le=4000)] = 250
+
+
 class Llm(Section):
     enabled: bool = False
     base_url: str = Field("", description="Any OpenAI-compatible endpoint; empty means the provider's default.")
     model: str = "gpt-4o-mini"
     api_key: str = ""
-    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 20
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = Field(
+        12, description="Overall time for one reply, retries and the fallback endpoint included; then the offline "
+        "composer answers. The default leaves the other stages room: every customer hears back within 20 s.")
+    first_token_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        6, description="A call whose first token has not arrived by then is abandoned (and retried).")
+    max_retries: Annotated[int, Field(ge=0, le=2)] = Field(
+        2, description="Retries (with jitter) on connection errors, 408, 409, 429 and 5xx.")
+    max_tokens: Annotated[int, Field(gt=0, le=4000)] = 350
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.3
+    stream: bool = Field(True, description="Ask for a streamed answer (the first-token timeout needs it).")
+    fallback_base_url: str = Field("", description="A second endpoint tried when the first fails; empty: none.")
+    fallback_model: str = Field("", description="Model for the second endpoint (or a smaller model on the first).")
+    fallback_api_key: str = ""
+    send_first_name: bool = Field(False, description="Send the customer's first name to the model.")
+    breaker_failures: Annotated[int, Field(ge=1, le=100)] = Field(
+        3, description="Failed replies in a row that open the circuit breaker (the offline composer answers).")
+    breaker_cooldown_seconds: Annotated[float, Field(gt=0, le=3600)] = 30
+    budgets: LlmBudgets = LlmBudgets()
 
 
 class Handoff(Section):
