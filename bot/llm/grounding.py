@@ -32,6 +32,7 @@ class Check(StrEnum):
     INTERNAL = "internal_text"
     RULES = "system_prompt"
     CONTACT = "contact_details"
+    CLAIM = "action_claim"
     EMPTY = "empty"
 
 
@@ -64,10 +65,15 @@ _MARKER = re.compile(r"\[(\d{1,2})\]")
 _PLACEHOLDER = re.compile(r"\[(?:EMAIL|IBAN|CARD|PHONE|ADDRESS)_\d+\]")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s)>\]]+|\]\((?P<md>[^)\s]+)\)", re.IGNORECASE)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?:\+|00)\d[\d ().-]{7,}\d|\(\d{3}\)\s?\d{3}[-. ]\d{4}|\b\d{3}[-.]\d{3}[-.]\d{4}\b")
+_PHONE = re.compile(r"(?:\+|(?<!\d)00)\d[\d ().-]{7,}\d|\(\d{3}\)\s?\d{3}[-. ]\d{4}|\b\d{3}[-.]\d{3}[-.]\d{4}\b")
 # A command line: "/forget confirm" at the start of a line or after a space. Paths inside a URL are not.
 _COMMAND = re.compile(r"(?:^|\s)/[a-z][a-z_-]{1,30}\b", re.IGNORECASE | re.MULTILINE)
 _WORD = re.compile(r"[a-z0-9]+")
+# The model cannot act, so a reply saying it did ("I've issued a refund", "I have deleted your data") is false;
+# only the typed handlers act, and their draft says so itself.
+_CLAIM = re.compile(r"\b(?:i(?:'ve| have)?|we(?:'ve| have)?)\s+(?:just\s+|now\s+|already\s+)?(?:deleted|erased|removed|"
+                    r"changed|updated|switched|disabled|enabled|turned (?:off|on)|issued|refunded|credited|cancell?ed|"
+                    r"granted|applied|reset|unlocked|upgraded|linked|exported|forwarded|sent you)\b", re.IGNORECASE)
 SHINGLE_WORDS = 8  # eight words in a row from a hidden text are a quote, not a coincidence
 
 
@@ -148,6 +154,7 @@ class ReplyChecker:
         self._facts = facts_of(trusted)
         self._hidden = set().union(*(_shingles(h) for h in hidden)) if hidden else set()
         self._rules_shingles: set[tuple[str, ...]] = set()
+        self._claims = {m.group(0).lower() for m in _CLAIM.finditer(trusted)}
         self._own_contacts = {_contact(c) for c in own_contacts} | set(self._facts.contacts)
 
     def with_rules(self, rules: str) -> ReplyChecker:
@@ -182,6 +189,8 @@ class ReplyChecker:
             return Verdict(Check.INTERNAL, "quoted a staff-only section")
         if shingles & self._rules_shingles:
             return Verdict(Check.RULES, "quoted the system rules")
+        if (claim := _CLAIM.search(text)) and claim.group(0).lower() not in self._claims:
+            return Verdict(Check.CLAIM, "claims an action")
         for value in (*_EMAIL.findall(text), *_PHONE.findall(text)):
             if _contact(value) not in self._own_contacts:
                 return Verdict(Check.CONTACT, "email" if "@" in value else "phone")
