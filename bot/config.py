@@ -390,14 +390,14 @@ class LlmBudgets(Section):
     """Token budget of each block of the grounded brief (o200k tokens). A block's items go in most
     relevant first until its budget is spent; the rest are left out, never cut mid-way."""
 
-    customer: Annotated[int, Field(ge=0, le=4000)] = 120
-    dialogue: Annotated[int, Field(ge=0, le=4000)] = 60
-    orders: Annotated[int, Field(ge=0, le=4000)] = 220
-    knowledge: Annotated[int, Field(ge=0, le=8000)] = 700
-    recommendations: Annotated[int, Field(ge=0, le=4000)] = 120
-    memories: Annotated[int, Field(ge=0, le=4000)] = 120
-    turns: Annotated[int, Field(ge=0, le=8000)] = 300
-    draft: Annotated[int, Field(ge=0, le=4000)] = 250
+    customer: Annotated[int, Field(ge=0, le=4000)] = 80
+    dialogue: Annotated[int, Field(ge=0, le=4000)] = 40
+    orders: Annotated[int, Field(ge=0, le=4000)] = 120  # the discussed order and one or two recent ones
+    knowledge: Annotated[int, Field(ge=0, le=8000)] = 520  # two full sections at the default chunk size
+    recommendations: Annotated[int, Field(ge=0, le=4000)] = 60
+    memories: Annotated[int, Field(ge=0, le=4000)] = 60
+    turns: Annotated[int, Field(ge=0, le=8000)] = 160  # the last four or five messages
+    draft: Annotated[int, Field(ge=0, le=4000)] = 180
 
 
 class Llm(Section):

@@ -103,7 +103,7 @@ class LlmComposer:
     def _checker(self, request: ComposeRequest, brief: Brief) -> ReplyChecker:
         shown = set(brief.sections)
         hidden = [s.text for s in request.knowledge if s not in shown and s.internal]
-        rules = SYSTEM_RULES.split("Rules, in order of importance:", 1)[1]
+        rules = SYSTEM_RULES.split("Rules:", 1)[1]
         return ReplyChecker(brief.grounding, hidden=hidden, own_contacts=brief.vault.values).with_rules(rules)
 
     def _reply(self, request: ComposeRequest, brief: Brief, text: str) -> Reply:

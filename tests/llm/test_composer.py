@@ -93,7 +93,10 @@ async def test_a_failing_server_still_gives_an_answer_within_the_budget(
     result = await composer.compose_detailed(request())
 
     seconds = time.monotonic() - started
-    assert result.reply.text == DRAFT_TEXT and result.failure is failure
+    assert result.reply.text == DRAFT_TEXT
+    # A hung server's last try may be cut by the overall deadline rather than its own first-token timeout.
+    assert result.failure is failure or (failure is FailureKind.FIRST_TOKEN_TIMEOUT
+                                         and result.failure is FailureKind.DEADLINE)
     assert seconds < 3.5  # timeout_seconds is 3 here; 20 s is the promise to the customer
     # Two retries each; a hung server's 1 s first-token waits leave room for two or three tries in 3 s, and
     # a server that answers garbage is not asked again.
