@@ -20,6 +20,13 @@ from bot.errors import EmbedderMismatchError, StoreError, find_outage
 
 Metadata = Mapping[str, str | int | float | bool]
 
+# Chroma 1.5 (server and embedded share its Rust core) can fail a read that races the first flush of a
+# collection's HNSW segment: "Error creating hnsw segment reader: Nothing found on disk". Seen on loopback with
+# one writer and two readers on a fresh collection (4 of 800 queries); each read succeeded 50 ms later.
+_TRANSIENT_READ = "Error creating hnsw segment reader"
+READ_RETRIES = 4
+READ_RETRY_SECONDS = 0.05
+
 
 @dataclass(frozen=True, slots=True)
 class VectorHit:
@@ -35,6 +42,18 @@ class VectorCollection:
     def __init__(self, collection: Any) -> None:
         self._collection = collection
         self.name: str = collection.name
+
+    async def _read(self, method: str, **kwargs: Any) -> Any:
+        """``collection.<method>(**kwargs)`` in a thread, tried again (50, 100, 200, 400 ms apart) on the
+        transient segment-reader error only; any other failure is raised at once."""
+        for attempt in range(READ_RETRIES + 1):
+            try:
+                return await asyncio.to_thread(getattr(self._collection, method), **kwargs)
+            except Exception as exc:
+                if attempt == READ_RETRIES or _TRANSIENT_READ not in str(exc):
+                    raise
+                await asyncio.sleep(READ_RETRY_SECONDS * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def upsert(
         self,
@@ -59,8 +78,8 @@ class VectorCollection:
         """Nearest neighbours of ``embedding``; ``where`` is applied inside the store, before ranking."""
         if limit <= 0:
             return []
-        result = await asyncio.to_thread(
-            self._collection.query,
+        result = await self._read(
+            "query",
             query_embeddings=np.asarray(embedding, dtype=np.float32).reshape(1, -1),
             n_results=limit,
             where=where or None,
@@ -74,7 +93,7 @@ class VectorCollection:
         ]
 
     async def metadatas(self, where: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-        result = await asyncio.to_thread(self._collection.get, where=where or None, include=["metadatas"])
+        result = await self._read("get", where=where or None, include=["metadatas"])
         return {i: dict(m or {}) for i, m in zip(result["ids"], result["metadatas"], strict=True)}
 
     async def reassign(self, where: dict[str, Any], changes: dict[str, Any]) -> int:
@@ -89,9 +108,7 @@ class VectorCollection:
 
     async def vectors(self, where: dict[str, Any]) -> list[tuple[str, np.ndarray, str, dict[str, Any]]]:
         """(id, embedding, document, metadata) of every vector matching ``where``."""
-        result = await asyncio.to_thread(
-            self._collection.get, where=where, include=["embeddings", "documents", "metadatas"]
-        )
+        result = await self._read("get", where=where, include=["embeddings", "documents", "metadatas"])
         return [
             (i, np.asarray(e, dtype=np.float32), d or "", dict(m or {}))
             for i, e, d, m in zip(result["ids"], result["embeddings"], result["documents"], result["metadatas"], strict=True)
@@ -99,7 +116,7 @@ class VectorCollection:
 
     async def documents(self, where: dict[str, Any] | None = None) -> list[tuple[str, str, dict[str, Any]]]:
         """(id, document, metadata) of every vector matching ``where`` (all of them without it: audits)."""
-        result = await asyncio.to_thread(self._collection.get, where=where or None, include=["documents", "metadatas"])
+        result = await self._read("get", where=where or None, include=["documents", "metadatas"])
         return [(i, d or "", dict(m or {})) for i, d, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
 
     async def delete(self, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None) -> None:
@@ -108,7 +125,7 @@ class VectorCollection:
         await asyncio.to_thread(self._collection.delete, ids=list(ids) if ids is not None else None, where=where)
 
     async def count(self) -> int:
-        return await asyncio.to_thread(self._collection.count)
+        return int(await self._read("count"))
 
 
 class VectorStore:

@@ -7,6 +7,7 @@ Under CI (``CI=true``) a server that cannot start fails these tests instead of s
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -34,6 +35,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 SERVER_START_SECONDS = 30.0
 DIM = 8
 EMBEDDER = "test-embedder"
+RACE_DIM = 384
+RACE_COLLECTIONS = 40
 
 # `python -c` rather than the `chroma` console script: the script's location depends on how the venv
 # was made, the module does not. The Rust CLI reads argv[0] as its own name.
@@ -214,6 +217,68 @@ async def test_reassign_and_vectors_round_trip(collection: VectorCollection) -> 
     by_id = {r[0]: r[1] for r in rows}
     np.testing.assert_allclose(by_id["m1"], basis(4), atol=1e-6)
     assert await collection.metadatas({"customer_id": 1}) == {}
+
+
+async def test_reads_racing_a_write_on_a_fresh_collection_all_succeed(chroma_url: str, tmp_path: Path) -> None:
+    """One writer and two readers on each fresh collection (MiniLM-sized vectors): Chroma 1.5 fails some such
+    reads with "Nothing found on disk" (4 of 800 queries on loopback); the interface retries, so none escapes."""
+    store = VectorStore.open(chroma_url, tmp_path, EMBEDDER, RACE_DIM)
+    rng = np.random.default_rng(7)
+    names = [f"t-race-{uuid.uuid4().hex[:8]}" for _ in range(RACE_COLLECTIONS)]
+    try:
+        for name in names:
+            collection = await store.collection(name)
+
+            async def write() -> None:
+                for k in range(5):
+                    await collection.upsert([f"w{k}"], rng.standard_normal((1, RACE_DIM)).astype(np.float32), None,
+                                            [{"customer_id": 1}])
+
+            async def read() -> list[int]:
+                return [len(await collection.query(rng.standard_normal(RACE_DIM).astype(np.float32), 5,
+                                                   where={"customer_id": 1})) for _ in range(10)]
+
+            _, first, second = await asyncio.gather(write(), read(), read())
+            assert all(0 <= n <= 5 for n in first + second)
+            assert len(await collection.query(rng.standard_normal(RACE_DIM).astype(np.float32), 5,
+                                              where={"customer_id": 1})) == 5
+    finally:
+        for name in names:
+            await store.drop(name)
+
+
+async def test_only_the_transient_segment_error_is_retried(store: VectorStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chromadb.errors import InternalError
+
+    import bot.store.vectors as vectors
+
+    monkeypatch.setattr(vectors, "READ_RETRY_SECONDS", 0.001)
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    real = await store.collection(name)
+    await real.upsert(["a"], basis(1).reshape(1, -1), None, [{"customer_id": 1}])
+    failures = [InternalError("Error executing plan: Internal error: Error creating hnsw segment reader: "
+                              "Nothing found on disk")] * 2
+
+    class FlakyOnce:
+        """The real collection, whose first two queries fail the way Chroma's race does."""
+        name = real.name
+
+        def query(self, **kwargs: Any) -> Any:
+            if failures:
+                raise failures.pop()
+            return real._collection.query(**kwargs)
+
+        def get(self, **kwargs: Any) -> Any:
+            raise InternalError("Error executing plan: something else")
+
+    try:
+        flaky = VectorCollection(FlakyOnce())
+        assert [h.id for h in await flaky.query(basis(1), 3, where={"customer_id": 1})] == ["a"]
+        assert failures == []
+        with pytest.raises(InternalError, match="something else"):
+            await flaky.metadatas({"customer_id": 1})
+    finally:
+        await store.drop(name)
 
 
 async def test_a_collection_built_by_another_embedder_is_refused(store: VectorStore, chroma_url: str,
