@@ -29,8 +29,9 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4}
 # 13–19 digits, optionally grouped by spaces or dashes; Luhn decides.
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 # An optional +country, then 9–15 digits with the usual separators. Order numbers (4–6 digits) and
-# dates stay below that; a digit run touching more digits is something else (a tracking number).
-_PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d(?:[ .\-/]?\(?\d\)?){8,14}(?![\w])")
+# dates stay below that; a digit run that goes on (more digits after a space) is something else: a
+# Luhn-invalid card, a gift card or a tracking number.
+_PHONE = re.compile(r"(?<![\w+(])(?<!\d[ .\-/])(?:\+|00|\()?\d(?:[ .\-/]?\(?\d\)?){8,14}(?!\w|[ .\-/]\d)")
 _STREET_WORDS = (r"street|st|avenue|ave|road|rd|lane|ln|boulevard|blvd|drive|dr|way|court|ct|place|pl|terrace|"
                  r"square|sq|parkway|pkwy|highway|hwy|close|crescent|row")
 # "221B Baker Street", "12 Rue de la Paix" is left alone (no suffix), "Hauptstraße 5", "Calle Mayor 10".
