@@ -234,6 +234,12 @@ async def test_two_processes_keep_each_conversation_in_order(runtime: Runtime, r
 
         await asyncio.gather(*(conversation(c) for c in range(50)))
         await asyncio.gather(*(p.idle() for p in processes))
+        # On a loaded machine a turn may give up waiting for its conversation's lock; it stays queued
+        # and the sweeper runs it, still in order.
+        for _ in range(20):
+            if not await web.accept.waiting():
+                break
+            await asyncio.gather(*(p.sweep() for p in processes))
     finally:
         await web.locks.close()
         await worker.locks.close()

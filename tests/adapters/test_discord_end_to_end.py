@@ -78,7 +78,7 @@ async def test_dm_is_answered_once_with_buttons_and_clicks_work(fake_discord: Fa
         _, deferred = await fake_discord.log.wait_for("interaction_callback", count=2)
         assert deferred.params["type"] == 6  # acknowledged within 3 s; the answer follows as a message
         _, answer = await fake_discord.log.wait_for("create_message", count=2)
-        assert answer.params["channel_id"] == DM_CHANNEL_ID and "ship" in answer.params["content"].lower()
+        assert answer.params["channel_id"] == DM_CHANNEL_ID and "order" in answer.params["content"].lower()  # the clicked question, answered for this customer (who has no orders)
 
 
 async def test_thread_mention_is_answered_in_the_thread_and_other_messages_are_not(
