@@ -73,16 +73,7 @@ def _read_by_rapport(name: str) -> bool:
     return any(f'"{name}"' in path.read_text() for path in sources)
 
 
-# The platform switches are app.json config vars only once config.yaml reads them (issue 15, item 5):
-# `enabled: ${SLACK_ENABLED:-false}`, `mode: ${SLACK_MODE:-socket}` and the like. Until then a Heroku
-# user edits config.yaml; strict, so the mark goes as soon as the config reads them.
-_SWITCHES = {"SLACK_ENABLED", "SLACK_MODE", "TELEGRAM_ENABLED", "TELEGRAM_MODE", "DISCORD_ENABLED"}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason="config.yaml does not read it yet", strict=True))
-    if n in _SWITCHES else n for n in APP["env"]
-])
+@pytest.mark.parametrize("name", list(APP["env"]))
 def test_every_config_var_is_read_by_rapport(name: str) -> None:
     assert _read_by_rapport(name), f"app.json sets {name}, but nothing reads it"
 

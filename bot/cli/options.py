@@ -16,6 +16,7 @@ from rich.markup import escape
 from bot.config import Config, default_config_path, load_config
 from bot.errors import RapportError, ServiceUnavailable, find_outage, mask_url_passwords
 from bot.runtime import Runtime, resolve_data_dir
+from bot.logs import configure_logging
 
 ConfigOption = Annotated[
     Path | None,
@@ -47,7 +48,7 @@ def reports_errors(command: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> T:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        configure_logging(logging.WARNING)  # text, or one JSON object a line with RAPPORT_LOG_FORMAT=json
         try:
             return command(*args, **kwargs)
         except RapportError as error:
