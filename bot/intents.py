@@ -8,15 +8,70 @@ milliseconds instead of retraining.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
 from bot.embedder import Embedder
-from bot.errors import KnowledgeError
+from bot.errors import ConfigError, KnowledgeError, RapportError
 
-OUT_OF_SCOPE = "oos"
+
+class IntentLabel(StrEnum):
+    """The labels of knowledge/intents.csv that code compares with. Admins may add and rename other
+    intents freely; these must stay, which :func:`check_intent_labels` makes sure of at start-up."""
+
+    HUMAN_AGENT = "human_agent"
+    ORDER_STATUS = "order_status"
+    PRODUCT_SEARCH = "product_search"
+    LINK_ACCOUNT = "link_account"
+    PRIVACY = "privacy"
+    # Never in the file: the router's answer when no intent fits well enough.
+    OUT_OF_SCOPE = "oos"
+
+
+OUT_OF_SCOPE = IntentLabel.OUT_OF_SCOPE
+
+# What each relied-on label does, for the error an admin sees after renaming one.
+_ROUTES = {
+    IntentLabel.HUMAN_AGENT: "hands the conversation to a person with",
+    IntentLabel.ORDER_STATUS: "routes order questions with",
+    IntentLabel.PRODUCT_SEARCH: "routes product and gift questions to recommendations with",
+    IntentLabel.LINK_ACCOUNT: "offers to link accounts across platforms with",
+    IntentLabel.PRIVACY: "answers privacy and data requests (/export, /forget) with",
+}
+
+
+def check_intent_labels(examples: Path, handoff_intents: Sequence[str], shown: str = "") -> None:
+    """Raise ConfigError when ``examples`` (knowledge/intents.csv) lacks a label the code routes with or
+    one that config ``handoff.intents`` names; a renamed intent would otherwise be a silent miss.
+    No file is a fresh install: nothing is routed by intent then, so there is nothing to check.
+    ``shown``: how to name the file in the message (default: its path)."""
+    if not examples.exists():
+        return
+    from bot.nlp.intents import read_examples_csv  # numpy only; the classifier is not needed to read labels
+
+    shown = shown or str(examples)
+    try:
+        labels = set(read_examples_csv(examples)[1])
+    except RapportError as error:
+        raise ConfigError(error.message, fix=error.fix) from error
+    findings: list[str] = []
+    fixes: list[str] = []
+    for label, route in _ROUTES.items():
+        if label not in labels:
+            findings.append(f"{shown} has no intent '{label}', which Rapport {route}")
+            fixes.append(f"restore the label '{label}' in {shown} (rename your own intents freely, not this one)")
+    known = ", ".join(sorted(labels))
+    for label in handoff_intents:
+        if label not in labels:
+            findings.append(f"handoff.intents names '{label}', which {shown} does not have (its intents: {known})")
+            fixes.append(f"in config.yaml, change '{label}' under handoff.intents to one of those, "
+                         f"or add examples labelled '{label}' to {shown}")
+    if findings:
+        raise ConfigError("\n".join(findings), fix="; ".join(fixes))
 
 
 @dataclass(frozen=True, slots=True)

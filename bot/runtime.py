@@ -20,7 +20,7 @@ from bot.customers.privacy import PrivacyDesk
 from bot.handoff.book import HandoffBook
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.escalation import Escalation
-from bot.intents import IntentRouter
+from bot.intents import IntentRouter, check_intent_labels
 from bot.knowledge.catalog_index import CatalogIndex
 from bot.recommend.advisor import ProductAdvisor
 from bot.store.tables import Customer, Ticket, Turn, as_utc
@@ -52,6 +52,7 @@ from bot.store.outbox import Outbox
 from bot.delivery import Delivery
 from bot.store.memory import CustomerMemory, shard_names, ticket_source, turn_source
 from bot.store.migrations import ensure_schema
+from bot.store.statuses import TurnRole
 from bot.store.vectors import VectorStore
 
 
@@ -63,6 +64,13 @@ def resolve_data_dir(flag: Path | None) -> Path:
 def database_url(config: Config) -> str:
     # DATABASE_URL is what Heroku-style hosts set; it wins over an empty config value.
     return config.stores.database_url or os.environ.get("DATABASE_URL", "")
+
+
+def check_names(config: Config) -> None:
+    """Names the data files share with code and config (intent labels) agree; else a ConfigError
+    naming the file, the value and the fix. Run by ``Runtime.open`` and ``rapport config check``."""
+    intents = config.knowledge.intents
+    check_intent_labels(config.resolve(intents), config.handoff.intents, shown=str(intents))
 
 
 @dataclass
@@ -87,6 +95,7 @@ class Runtime:
     @classmethod
     @asynccontextmanager
     async def open(cls, config: Config, data_dir: Path) -> AsyncIterator[Runtime]:
+        check_names(config)  # before any store opens: a renamed intent is an admin's fix, not an outage
         database = Database(database_url(config), data_dir)
         try:
             # An embedded SQLite upgrades itself; a shared server database is upgraded by `rapport db upgrade`.
@@ -187,7 +196,7 @@ class Runtime:
         memorable = sorted(self.engine.decide.registry.memorable)
         count = 0
         async with self.database.session() as session:
-            turns = (await session.exec(select(Turn).where(Turn.role == "customer", col(Turn.action).in_(memorable)))).all()
+            turns = (await session.exec(select(Turn).where(Turn.role == TurnRole.CUSTOMER, col(Turn.action).in_(memorable)))).all()
             tickets = (await session.exec(select(Ticket))).all()
         # Sources name SQL rows (turn row id, ticket id): the vector store gets no text and no platform id.
         items = [(t.customer_id, turn_source(t.id or 0), t.text, t.conversation, t.created_at) for t in turns]

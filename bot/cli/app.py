@@ -19,7 +19,7 @@ from bot.config import Config, config_schema, default_config_path, load_config
 from bot.customers.importer import FileReport
 from bot.errors import ConfigError
 from bot.knowledge.ingest import IngestReport
-from bot.runtime import Runtime, database_url, reindex
+from bot.runtime import Runtime, check_names, database_url, reindex
 from bot.types import ConversationKey
 from bot.store import migrations
 from bot.store.database import Database
@@ -217,7 +217,7 @@ def config_check(path: Annotated[Path | None, typer.Argument(help="Config file (
     """Print `ok`, or every problem with its key, bad value and fix (exit code 1)."""
     target = path or config or default_config_path()
     try:
-        load_config(target)
+        check_names(load_config(target))
     except ConfigError as error:
         print(error.message, file=sys.stderr)
         for problem in error.problems:

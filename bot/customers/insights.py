@@ -13,6 +13,7 @@ from bot.config import Journey
 from bot.customers.preferences import Fact, facts_of
 from bot.knowledge.catalog_index import CatalogIndex
 from bot.store.database import Database
+from bot.store.statuses import TurnRole
 from bot.store.tables import Customer, Order, OrderLine, ProductEvent, Ticket, Turn, as_utc, utcnow
 
 OPEN_STATUSES = {"processing", "shipped"}
@@ -163,7 +164,7 @@ class InsightBuilder:
             row = (
                 await session.exec(
                     select(Turn.created_at, Turn.platform)
-                    .where(Turn.customer_id == customer_id, Turn.role == "customer",
+                    .where(Turn.customer_id == customer_id, Turn.role == TurnRole.CUSTOMER,
                            Turn.conversation != exclude_conversation)
                     .order_by(col(Turn.id).desc())
                     .limit(1)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import col, func, select
 
 from bot.store.database import Database
+from bot.store.statuses import TurnRole
 from bot.store.tables import FeedbackRecord, Handoff, Identity, IdentityLink, Order, Ticket, Turn, as_utc
 
 
@@ -25,7 +26,7 @@ async def timeline(database: Database, customer_id: int) -> list[Touchpoint]:
         conversations = (
             await session.exec(
                 select(Turn.conversation, Turn.platform, func.min(Turn.created_at), func.count())
-                .where(Turn.customer_id == customer_id, Turn.role == "customer")
+                .where(Turn.customer_id == customer_id, Turn.role == TurnRole.CUSTOMER)
                 .group_by(Turn.conversation, Turn.platform)
             )
         ).all()

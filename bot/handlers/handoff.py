@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
+from bot.handoff.rules import EscalationRule
 
-_REASONS = {"asked_for_person": "customer asked for a person", "vip_unhappy": "an unhappy VIP customer",
-            "negative_trend": "negative sentiment over several messages",
-            "unresolved_repeats": "the bot could not help several times", "safety": "a product safety report"}
+# One reason per fixed rule: a rule added to the enum without a reason fails the import, not a handoff.
+_REASONS: dict[str, str] = {
+    EscalationRule.ASKED_FOR_PERSON: "customer asked for a person",
+    EscalationRule.VIP_UNHAPPY: "an unhappy VIP customer",
+    EscalationRule.NEGATIVE_TREND: "negative sentiment over several messages",
+    EscalationRule.UNRESOLVED_REPEATS: "the bot could not help several times",
+    EscalationRule.SAFETY: "a product safety report",
+}
+assert set(_REASONS) == set(EscalationRule), "every escalation rule needs a reason for the desk"
 
 
 def reason_for(rule: str) -> str:

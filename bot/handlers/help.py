@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.intents import IntentLabel
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
 
 
@@ -13,7 +14,7 @@ class Help(Handler):
         command = situation.understanding.command
         if command is not None and command.known and command.name == "help":
             return self.decision("/help command")
-        if command is None and situation.understanding.intent.label == "privacy":
+        if command is None and situation.understanding.intent.label == IntentLabel.PRIVACY:
             return self.decision(f"intent privacy ({situation.understanding.intent.confidence:.2f})")
         return None
 

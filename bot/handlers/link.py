@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.customers.linking import Presenter
+from bot.intents import IntentLabel
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
 
 
@@ -16,7 +17,7 @@ class Link(Handler):
         command = situation.understanding.command
         if command is not None and command.known and (command.name == "link" or (command.name == "start" and command.argument)):
             return self.decision(f"/{command.name} command")
-        if command is None and situation.understanding.intent.label == "link_account":
+        if command is None and situation.understanding.intent.label == IntentLabel.LINK_ACCOUNT:
             return self.decision(f"intent link_account ({situation.understanding.intent.confidence:.2f})")
         return None
 

@@ -7,6 +7,7 @@ import re
 from bot.config import Templates
 from bot.customers.insights import OrderSummary
 from bot.handlers.base import ORDER_SOURCE, PERSON, Decision, Draft, Handler, Outcome, Situation, fmt
+from bot.intents import IntentLabel
 from bot.types import Tone
 from bot.handlers.base import when
 
@@ -22,7 +23,7 @@ _ASKS_STATUS = re.compile(
 
 
 def asks_status(situation: Situation) -> bool:
-    return bool(_ASKS_STATUS.search(situation.text)) or situation.understanding.intent.label == "order_status"
+    return bool(_ASKS_STATUS.search(situation.text)) or situation.understanding.intent.label == IntentLabel.ORDER_STATUS
 
 
 def default_order(situation: Situation) -> OrderSummary | None:

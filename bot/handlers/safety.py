@@ -7,6 +7,7 @@ import re
 
 from bot.embedder import embed_async
 from bot.handlers.base import ORDER_SOURCE, Decision, Draft, Handler, Outcome, Services, Situation, fmt, plain, source_of
+from bot.handoff.rules import EscalationRule
 from bot.types import Tone
 
 SAFETY_PAGE = "knowledge/pages/warranty.md"
@@ -28,7 +29,7 @@ class Safety(Handler):
         found = self._pattern.search(situation.text)
         if not found:
             return None
-        return self.decision(f"product safety report ({found.group(0).lower()})", rule="safety", opens_handoff=True,
+        return self.decision(f"product safety report ({found.group(0).lower()})", rule=EscalationRule.SAFETY, opens_handoff=True,
                              order=situation.context.order, detail=found.group(0).lower())
 
     async def act(self, situation: Situation, decision: Decision) -> Outcome:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from sqlmodel import col, select, update
 
 from bot.store.database import Database
+from bot.store.statuses import OPEN_HANDOFF, HandoffStatus
 from bot.store.tables import Handoff, utcnow
 
-OPEN = ("pending", "human")
+OPEN = OPEN_HANDOFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +56,15 @@ class HandoffBook:
 
     async def claim(self, handoff_id: int, agent: str) -> Transition:
         """pending → human, for exactly one agent. The same agent claiming again is fine."""
-        return await self._move(handoff_id, ("pending",), "human", agent, also_ok_if_owner=agent)
+        return await self._move(handoff_id, (HandoffStatus.PENDING,), HandoffStatus.HUMAN, agent,
+                                also_ok_if_owner=agent)
 
     async def resolve(self, handoff_id: int, agent: str) -> Transition:
         """pending/human → resolved: the bot takes the conversation back."""
-        return await self._move(handoff_id, OPEN, "resolved", agent)
+        return await self._move(handoff_id, OPEN, HandoffStatus.RESOLVED, agent)
 
     async def _move(
-        self, handoff_id: int, from_states: tuple[str, ...], to_state: str, agent: str, also_ok_if_owner: str = ""
+        self, handoff_id: int, from_states: tuple[HandoffStatus, ...], to_state: HandoffStatus, agent: str, also_ok_if_owner: str = ""
     ) -> Transition:
         async with self._db.session() as session:
             result = await session.exec(
@@ -76,7 +78,7 @@ class HandoffBook:
             return Transition(True, handoff)
         if handoff is None:
             return Transition(False, None, f"there is no handoff #{handoff_id}")
-        if also_ok_if_owner and handoff.status == "human" and handoff.agent == also_ok_if_owner:
+        if also_ok_if_owner and handoff.status == HandoffStatus.HUMAN and handoff.agent == also_ok_if_owner:
             return Transition(True, handoff)
         owner = f" by {handoff.agent}" if handoff.agent else ""
         return Transition(False, handoff, f"handoff #{handoff_id} is already {handoff.status}{owner}")

@@ -13,10 +13,12 @@ from typing import Protocol
 from bot.config import Brand, Templates
 from bot.customers.insights import InsightBuilder
 from bot.handoff.book import HandoffBook, Transition
+from bot.handoff.rules import EscalationRule
 from bot.stages.compose import template_fields
 from bot.store.conversations import ConversationLog
 from bot.store.customers import CustomerDirectory
 from bot.store.inbox import Inbox
+from bot.store.statuses import TurnRole
 from bot.store.tables import Handoff, Turn
 from bot.types import ConversationKey, Inbound, Reply, Suggestion, Tone
 
@@ -81,11 +83,11 @@ class HandoffDesk:
         insights = await self._insights.build(customer)
         key = ConversationKey.parse(handoff.conversation)
         recent = await self._log.latest(handoff.customer_id, 6)
-        trend = [t.sentiment for t in recent if t.role == "customer" and t.sentiment is not None]
+        trend = [t.sentiment for t in recent if t.role == TurnRole.CUSTOMER and t.sentiment is not None]
         lines = [
             f"Handoff #{handoff.id}: {customer.name or 'unknown customer'}"
             + (f" ({customer.external_id})" if customer.external_id else "") + f" on {key.platform}",
-            f"Why: {handoff.reason} [rule: {handoff.rule or 'asked_for_person'}]",
+            f"Why: {handoff.reason} [rule: {handoff.rule or EscalationRule.ASKED_FOR_PERSON}]",
             "Sentiment trend: " + (" → ".join(f"{s:+.2f}" for s in trend) if trend else "n/a"),
             *[f"• {line}" for line in insights.lines()[:6]],
             "Last turns:",
@@ -126,7 +128,7 @@ class HandoffDesk:
             await self._inbox.release(relay)
             raise
         await self._log.record(relay, [Turn(customer_id=handoff.customer_id, conversation=handoff.conversation,
-                                            platform=key.platform, role="agent", text=text, message_id=message_id,
+                                            platform=key.platform, role=TurnRole.AGENT, text=text, message_id=message_id,
                                             action="relay")], None, answered=True)
         return claim
 

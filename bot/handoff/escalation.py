@@ -10,6 +10,7 @@ import re
 from typing import TYPE_CHECKING
 
 from bot.config import Handoff as Rules
+from bot.handoff.rules import EscalationRule, intent_rule, topic_rule
 from bot.store.tables import Customer
 from bot.types import SentimentLabel
 
@@ -32,19 +33,20 @@ class Escalation:
                 and understanding.sentiment.score <= self._negative)
 
     def rule(self, customer: Customer, understanding: Understanding, state: DialogueState) -> str:
-        """The first rule that calls for a person, or "" to let the bot answer."""
+        """The first rule that calls for a person (an ``EscalationRule``, or an intent or topic rule), or ""
+        to let the bot answer."""
         if understanding.wants_human:
-            return "asked_for_person"
+            return EscalationRule.ASKED_FOR_PERSON
         if understanding.intent.label in self._rules.intents:
-            return f"intent:{understanding.intent.label}"
+            return intent_rule(understanding.intent.label)
         for topic, pattern in self._topics.items():
             if pattern.search(understanding.text):
-                return f"topic:{topic}"
+                return topic_rule(topic)
         negative = self.is_negative(understanding)
         if negative and self._is_vip(customer):
-            return "vip_unhappy"
+            return EscalationRule.VIP_UNHAPPY
         if self._rules.negative_turns and negative and state.negatives + 1 >= self._rules.negative_turns:
-            return "negative_trend"
+            return EscalationRule.NEGATIVE_TREND
         return ""
 
     def hand_off_after_miss(self, state: DialogueState) -> bool:

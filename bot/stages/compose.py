@@ -8,6 +8,7 @@ from typing import Protocol
 
 from bot.config import Brand, Templates, Thresholds
 from bot.customers.preferences import facts_of
+from bot.store.statuses import HandoffStatus
 from bot.handlers.base import PERSON, Decision, Outcome, Registry, Situation, when
 from bot.store.tables import Customer
 from bot.types import HandoffNotice, Reply, SentimentLabel, Tone
@@ -49,7 +50,7 @@ class OfflineComposer:
             recommendations=draft.recommendations,
             tone=draft.tone or (Tone.EMPATHETIC if situation.upset(self._thresholds) else _tone(understanding.sentiment.label)),
             sentiment=understanding.sentiment,
-            handoff=HandoffNotice(reason=decision.reason, status="pending") if decision.opens_handoff else None,
+            handoff=HandoffNotice(reason=decision.reason, status=HandoffStatus.PENDING) if decision.opens_handoff else None,
             ask_feedback=handler.ask_feedback,
             files=draft.files,
             intent=understanding.intent.label,

@@ -9,6 +9,7 @@ from dataclasses import replace
 from bot.handlers.base import Decision, Registry, Situation
 from bot.handlers.handoff import HandOff, reason_for
 from bot.handoff.escalation import Escalation
+from bot.handoff.rules import EscalationRule
 
 __all__ = ["Decide", "Decision"]
 
@@ -24,7 +25,7 @@ class Decide:
         if decision.miss:
             state = situation.state
             if self._escalation.hand_off_after_miss(state):
-                rule = "unresolved_repeats"
+                rule = EscalationRule.UNRESOLVED_REPEATS
                 return self._handoff.decision(reason_for(rule), rule=rule, opens_handoff=True)
             if self._escalation.offer_after_miss(state):
                 decision = replace(decision, offer_person=True)

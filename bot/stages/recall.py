@@ -14,6 +14,7 @@ from bot.stages.understand import Understanding
 from bot.store.conversations import ConversationLog
 from bot.store.dialogue import DialogueState, DialogueStore
 from bot.store.memory import CustomerMemory, Memory
+from bot.store.statuses import TurnRole
 from bot.store.tables import Customer, Handoff, Turn
 from bot.types import Inbound
 
@@ -84,7 +85,7 @@ class Recall:
             self._insights.build(customer, exclude_conversation=history),
             self._state(history, customer.id),
         )
-        earlier = [t.text for t in recent if t.role == "customer"]
+        earlier = [t.text for t in recent if t.role == TurnRole.CUSTOMER]
         orders = insights.orders or insights.recent_orders
         named_now = mentioned_order(understanding.text, orders)
         # The order under discussion: named now, else the dialogue state's, else named earlier.

@@ -8,6 +8,7 @@ from bot.handlers.base import Decision, Registry, Situation
 from bot.store.conversations import ConversationLog
 from bot.store.dialogue import DialogueState
 from bot.store.memory import CustomerMemory, turn_source
+from bot.store.statuses import TurnRole
 from bot.store.tables import Customer, Handoff, Turn
 from bot.types import Reply, SentimentLabel
 
@@ -54,7 +55,7 @@ class Remember:
                 customer_id=customer.id,
                 conversation=conversation,
                 platform=inbound.platform,
-                role="customer",
+                role=TurnRole.CUSTOMER,
                 text="/link ••••" if handler.secret else inbound.text,
                 message_id=inbound.message_id,
                 sentiment=understanding.sentiment.score,
@@ -67,7 +68,7 @@ class Remember:
                     customer_id=customer.id,
                     conversation=conversation,
                     platform=inbound.platform,
-                    role="bot",
+                    role=TurnRole.BOT,
                     text="(link code sent)" if handler.secret else reply.text,
                     action=decision.action,
                     sources=[s.path for s in reply.sources],

@@ -11,7 +11,7 @@ import numpy as np
 
 from bot.customers.preferences import Fact, stated_facts
 from bot.embedder import Embedder
-from bot.intents import OUT_OF_SCOPE, Intent, IntentRouter
+from bot.intents import OUT_OF_SCOPE, Intent, IntentLabel, IntentRouter
 from bot.nlp.language import ENGLISH, Language, LanguageDetector
 from bot.sentiment import SentimentScorer
 from bot.types import Inbound, Sentiment
@@ -104,10 +104,10 @@ class Understand:
             is_greeting=bool(_GREETING.match(text)),
             is_thanks=bool(_THANKS.match(text) or _THANKS_ANYWHERE.match(text)) and "?" not in text,
             # Phrases catch the unmistakable cases; the intent router catches the paraphrases.
-            wants_human=bool(self._wants_human.search(text) or _TALK_TO_SOMEONE.search(text)) or intent.label == "human_agent",
-            asks_order_status=bool(_ORDER_STATUS.search(text)) or intent.label == "order_status",
+            wants_human=bool(self._wants_human.search(text) or _TALK_TO_SOMEONE.search(text)) or intent.label == IntentLabel.HUMAN_AGENT,
+            asks_order_status=bool(_ORDER_STATUS.search(text)) or intent.label == IntentLabel.ORDER_STATUS,
             mentions_order=bool(_ORDER_MENTION.search(text)),
-            asks_recommendation=bool(_RECOMMENDATION.search(text)) or intent.label == "product_search",
+            asks_recommendation=bool(_RECOMMENDATION.search(text)) or intent.label == IntentLabel.PRODUCT_SEARCH,
             command=_command(text, direct=is_direct_message(inbound)),
             facts=stated_facts(text, inbound.received_at),
             intent=intent,

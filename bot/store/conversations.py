@@ -13,6 +13,7 @@ from bot.store.dialogue import DialogueState, save_state
 from bot.store.tables import Customer, ForgottenCustomer, Handoff, InboxEntry, Turn, as_utc, utcnow
 from bot.store.inbox import message_digest
 from bot.store.outbox import new_entry
+from bot.store.statuses import OPEN_HANDOFF, InboxStatus
 from bot.types import ConversationKey, Inbound, Reply
 
 
@@ -88,7 +89,7 @@ class ConversationLog:
                 update(InboxEntry)
                 .where(col(InboxEntry.platform) == inbound.platform,
                        col(InboxEntry.message_id) == message_digest(inbound.platform, inbound.message_id))
-                .values(status="answered" if answered else "silent", finished_at=utcnow(), payload=None,
+                .values(status=InboxStatus.ANSWERED if answered else InboxStatus.SILENT, finished_at=utcnow(), payload=None,
                         owner="", lease_until=None)
             )
             await session.commit()
@@ -98,7 +99,7 @@ class ConversationLog:
             return (
                 await session.exec(
                     select(Handoff).where(
-                        Handoff.conversation == str(conversation), col(Handoff.status).in_(["pending", "human"])
+                        Handoff.conversation == str(conversation), col(Handoff.status).in_(OPEN_HANDOFF)
                     )
                 )
             ).first()

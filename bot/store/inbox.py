@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, or_, select, update
 
 from bot.store.database import Database
+from bot.store.statuses import FINISHED_INBOX, InboxStatus
 from bot.store.tables import InboxEntry, OutboxEntry, as_utc, utcnow
 from bot.types import ConversationKey, Inbound
 
@@ -29,7 +30,7 @@ from bot.types import ConversationKey, Inbound
 LEASE = timedelta(seconds=10)
 # A message whose turn failed this often is set aside (``failed``) so it cannot block its conversation.
 MAX_ATTEMPTS = 3
-FINISHED = ("answered", "silent", "failed")
+FINISHED = FINISHED_INBOX
 
 log = logging.getLogger("rapport.inbox")
 _INBOUND = TypeAdapter(Inbound)
@@ -74,7 +75,7 @@ class Inbox:
         async with self._db.session() as session:
             session.add(InboxEntry(
                 platform=inbound.platform, message_id=key, conversation=conversation_digest(inbound.conversation),
-                status="queued", payload=_payload(inbound), sent_at=inbound.received_at,
+                status=InboxStatus.QUEUED, payload=_payload(inbound), sent_at=inbound.received_at,
             ))
             try:
                 await session.commit()
@@ -97,26 +98,26 @@ class Inbox:
         async with self._db.session() as session:
             head = (await session.exec(
                 select(InboxEntry)
-                .where(InboxEntry.conversation == digest, col(InboxEntry.status).in_(["queued", "processing"]))
+                .where(InboxEntry.conversation == digest, col(InboxEntry.status).in_([InboxStatus.QUEUED, InboxStatus.PROCESSING]))
                 .order_by(col(InboxEntry.sent_at), col(InboxEntry.id))
                 .limit(1)
             )).first()
             if head is None or head.id is None or head.payload is None:
                 return None
-            if head.status == "processing" and head.lease_until is not None and as_utc(head.lease_until) > now \
+            if head.status == InboxStatus.PROCESSING and head.lease_until is not None and as_utc(head.lease_until) > now \
                     and head.owner != owner:
                 return None  # a live turn elsewhere: its process goes on with the rest
             taken = await session.exec(
                 update(InboxEntry)
                 .where(col(InboxEntry.id) == head.id, col(InboxEntry.status) == head.status,
                        col(InboxEntry.owner) == head.owner, col(InboxEntry.attempts) == head.attempts)
-                .values(status="processing", owner=owner, lease_until=now + LEASE, attempts=head.attempts + 1)
+                .values(status=InboxStatus.PROCESSING, owner=owner, lease_until=now + LEASE, attempts=head.attempts + 1)
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
             if taken.rowcount != 1:  # another process leased it between our read and our write
                 return None
-            if head.status == "processing":
+            if head.status == InboxStatus.PROCESSING:
                 log.info("took over a turn whose process stopped", extra={"inbox_id": head.id})
             return QueuedMessage(head.id, _INBOUND.validate_python(head.payload), owner)
 
@@ -126,7 +127,7 @@ class Inbox:
             renewed = await session.exec(
                 update(InboxEntry)
                 .where(col(InboxEntry.id) == message.entry_id, col(InboxEntry.owner) == message.owner,
-                       col(InboxEntry.status) == "processing")
+                       col(InboxEntry.status) == InboxStatus.PROCESSING)
                 .values(lease_until=utcnow() + LEASE)
             )
             await session.commit()
@@ -144,10 +145,10 @@ class Inbox:
         after MAX_ATTEMPTS, set it aside. Returns True when it was set aside."""
         async with self._db.session() as session:
             entry = await session.get(InboxEntry, message.entry_id)
-            if entry is None or entry.status != "processing" or entry.owner != message.owner:
+            if entry is None or entry.status != InboxStatus.PROCESSING or entry.owner != message.owner:
                 return False
             given_up = entry.attempts >= MAX_ATTEMPTS
-            entry.status, entry.owner, entry.lease_until = ("failed" if given_up else "queued"), "", None
+            entry.status, entry.owner, entry.lease_until = (InboxStatus.FAILED if given_up else InboxStatus.QUEUED), "", None
             if given_up:
                 entry.payload, entry.finished_at = None, utcnow()
             session.add(entry)
@@ -161,14 +162,14 @@ class Inbox:
         True the first time, False for a redelivery. ``release`` undoes a claim whose work failed."""
         return await self._db.insert_once(InboxEntry(
             platform=inbound.platform, message_id=message_digest(inbound.platform, inbound.message_id),
-            status="processing", conversation=conversation_digest(inbound.conversation)))
+            status=InboxStatus.PROCESSING, conversation=conversation_digest(inbound.conversation)))
 
     async def release(self, inbound: Inbound) -> None:
         key = message_digest(inbound.platform, inbound.message_id)
         async with self._db.session() as session:
             await session.exec(delete(InboxEntry).where(
                 col(InboxEntry.platform) == inbound.platform, col(InboxEntry.message_id) == key,
-                col(InboxEntry.status) == "processing",
+                col(InboxEntry.status) == InboxStatus.PROCESSING,
             ))
             await session.commit()
 
@@ -178,8 +179,8 @@ class Inbox:
         async with self._db.session() as session:
             rows = (await session.exec(
                 select(InboxEntry.payload)
-                .where(or_(col(InboxEntry.status) == "queued",
-                           (col(InboxEntry.status) == "processing") & (col(InboxEntry.lease_until) < now)))
+                .where(or_(col(InboxEntry.status) == InboxStatus.QUEUED,
+                           (col(InboxEntry.status) == InboxStatus.PROCESSING) & (col(InboxEntry.lease_until) < now)))
                 .order_by(col(InboxEntry.sent_at), col(InboxEntry.id))
                 .limit(limit)
             )).all()
@@ -197,7 +198,7 @@ async def scrub_customer(session: Any, customer_id: int) -> None:
     A message of theirs still queued is closed unanswered: its words must not outlive the forget."""
     await session.exec(
         update(InboxEntry).where(col(InboxEntry.customer_id) == customer_id)
-        .values(payload=None, customer_id=None, status="silent", finished_at=utcnow())
+        .values(payload=None, customer_id=None, status=InboxStatus.SILENT, finished_at=utcnow())
     )
     # Undelivered replies too: they quote the customer's data, and forgetting leaves no byte behind.
     await session.exec(delete(OutboxEntry).where(col(OutboxEntry.customer_id) == customer_id))

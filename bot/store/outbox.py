@@ -17,6 +17,7 @@ from sqlmodel import col, select, update
 
 from bot.store.database import Database
 from bot.store.inbox import conversation_digest, message_digest
+from bot.store.statuses import OutboxStatus
 from bot.store.tables import OutboxEntry, utcnow
 from bot.types import ConversationKey, Reply
 
@@ -63,11 +64,11 @@ class Outbox:
         now = utcnow()
         async with self._db.session() as session:
             entry = (await session.exec(select(OutboxEntry).where(OutboxEntry.key == key))).first()
-            if entry is None or entry.id is None or entry.status != "pending" or entry.reply is None:
+            if entry is None or entry.id is None or entry.status != OutboxStatus.PENDING or entry.reply is None:
                 return None
             taken = await session.exec(
                 update(OutboxEntry)
-                .where(col(OutboxEntry.id) == entry.id, col(OutboxEntry.status) == "pending",
+                .where(col(OutboxEntry.id) == entry.id, col(OutboxEntry.status) == OutboxStatus.PENDING,
                        col(OutboxEntry.next_attempt_at) <= now,
                        (col(OutboxEntry.lease_until).is_(None)) | (col(OutboxEntry.lease_until) < now))
                 .values(owner=owner, lease_until=now + SEND_LEASE, attempts=entry.attempts + 1)
@@ -88,7 +89,7 @@ class Outbox:
         """(key, conversation digest) of undelivered entries for these platforms, oldest first. Entries
         not due yet are listed too: a caller sending in order must not pass them."""
         query = (select(OutboxEntry.key, OutboxEntry.conversation)
-                 .where(col(OutboxEntry.status) == "pending", col(OutboxEntry.platform).in_(sorted(platforms)))
+                 .where(col(OutboxEntry.status) == OutboxStatus.PENDING, col(OutboxEntry.platform).in_(sorted(platforms)))
                  .order_by(col(OutboxEntry.id)).limit(limit))
         if conversation is not None:
             query = query.where(col(OutboxEntry.conversation) == conversation_digest(conversation))
@@ -99,7 +100,7 @@ class Outbox:
         async with self._db.session() as session:
             await session.exec(update(OutboxEntry)
                                .where(col(OutboxEntry.id) == pending.entry_id, col(OutboxEntry.owner) == pending.owner,
-                                      col(OutboxEntry.status) == "pending")
+                                      col(OutboxEntry.status) == OutboxStatus.PENDING)
                                .values(lease_until=utcnow() + SEND_LEASE).execution_options(synchronize_session=False))
             await session.commit()
 
@@ -107,12 +108,12 @@ class Outbox:
         """The platform sent the message again: an undelivered reply to it is due now, whatever wait
         an earlier failure set."""
         async with self._db.session() as session:
-            await session.exec(update(OutboxEntry).where(col(OutboxEntry.key) == key, col(OutboxEntry.status) == "pending")
+            await session.exec(update(OutboxEntry).where(col(OutboxEntry.key) == key, col(OutboxEntry.status) == OutboxStatus.PENDING)
                                .values(next_attempt_at=utcnow()).execution_options(synchronize_session=False))
             await session.commit()
 
     async def delivered(self, pending: PendingReply) -> None:
-        await self._finish(pending, status="pending", values={"status": "delivered", "reply": None,
+        await self._finish(pending, status=OutboxStatus.PENDING, values={"status": OutboxStatus.DELIVERED, "reply": None,
                                                               "delivered_at": utcnow(), "lease_until": None})
 
     async def retry_later(self, pending: PendingReply, wait: timedelta, error: str) -> bool:
@@ -120,13 +121,13 @@ class Outbox:
         if pending.attempts >= MAX_SEND_ATTEMPTS:
             await self.give_up(pending, error)
             return False
-        await self._finish(pending, status="pending", values={
+        await self._finish(pending, status=OutboxStatus.PENDING, values={
             "next_attempt_at": utcnow() + wait, "lease_until": None, "last_error": error[:200]})
         return True
 
     async def give_up(self, pending: PendingReply, error: str) -> None:
-        await self._finish(pending, status="pending", values={
-            "status": "failed", "reply": None, "lease_until": None, "last_error": error[:200]})
+        await self._finish(pending, status=OutboxStatus.PENDING, values={
+            "status": OutboxStatus.FAILED, "reply": None, "lease_until": None, "last_error": error[:200]})
 
     async def _finish(self, pending: PendingReply, status: str, values: dict[str, Any]) -> None:
         async with self._db.session() as session:

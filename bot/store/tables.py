@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from bot.store.statuses import HandoffStatus, InboxStatus, OutboxStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -76,7 +78,7 @@ class InboxEntry(SQLModel, table=True):
     message_id: str = Field(max_length=200)
     conversation: str = Field(max_length=600, index=True)
     # queued → processing (leased by one process) → answered | silent; failed after too many attempts
-    status: str = Field(default="queued", max_length=16, index=True)
+    status: str = Field(default=InboxStatus.QUEUED, max_length=16, index=True)  # an InboxStatus
     payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     customer_id: int | None = Field(default=None, index=True)
     # When the message was written (platform time): a conversation's turns run in this order.
@@ -100,7 +102,7 @@ class OutboxEntry(SQLModel, table=True):
     conversation: str = Field(default="", max_length=600)  # digest, as in the inbox
     customer_id: int | None = Field(default=None, index=True)
     reply: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    status: str = Field(default="pending", max_length=16, index=True)  # pending | delivered | failed
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16, index=True)  # an OutboxStatus
     attempts: int = Field(default=0)
     next_attempt_at: datetime = _when()
     owner: str = Field(default="", max_length=80)
@@ -117,7 +119,7 @@ class Turn(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
     conversation: str = Field(max_length=600, index=True)
     platform: str = Field(max_length=32)
-    role: str = Field(max_length=16)  # customer | bot | agent
+    role: str = Field(max_length=16)  # a TurnRole
     text: str
     message_id: str = Field(default="", max_length=200)
     sentiment: float | None = None
@@ -132,7 +134,7 @@ class Handoff(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
     conversation: str = Field(max_length=600, index=True)
-    status: str = Field(default="pending", max_length=16)  # pending | human | resolved
+    status: str = Field(default=HandoffStatus.PENDING, max_length=16)  # a HandoffStatus
     reason: str = Field(default="", max_length=200)
     rule: str = Field(default="", max_length=40)  # which escalation rule fired
     agent: str = Field(default="", max_length=128)
