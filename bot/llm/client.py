@@ -35,6 +35,7 @@ BACKOFF_BASE_SECONDS = 0.4
 class FailureKind(StrEnum):
     CONNECTION = "connection"
     FIRST_TOKEN_TIMEOUT = "first_token_timeout"
+    STALLED = "stalled"  # a stream that started, then stopped: never shown half-written
     DEADLINE = "deadline"
     STATUS = "status"
     GARBAGE = "garbage"  # an answer the SDK could not parse, or one with no text
@@ -219,20 +220,23 @@ class ChatClient:
                         attempt: int) -> Completion:
         started = time.monotonic()
         first_token = asyncio.timeout(self._first_token)
+        parts: list[str] = []
         try:
             async with first_token:
-                return await self._collect(client, endpoint, payload, attempt, first_token, started)
-        except TimeoutError:
-            # Only our own first-token scope turns into TimeoutError here; the caller's deadline is converted
-            # by its own scope, further out.
-            raise LlmUnavailable(FailureKind.FIRST_TOKEN_TIMEOUT, attempts=attempt) from None
+                return await self._collect(client, endpoint, payload, attempt, first_token, started, parts)
+        except (TimeoutError, httpx.TimeoutException, openai.APITimeoutError):
+            # Our first-token scope, or the read timeout between chunks; the caller's deadline is converted
+            # by its own scope, further out, and never lands here.
+            kind = FailureKind.STALLED if parts else FailureKind.FIRST_TOKEN_TIMEOUT
+            raise LlmUnavailable(kind, attempts=attempt) from None
+        except (httpx.HTTPError, openai.APIConnectionError) as exc:  # the connection dropped
+            raise LlmUnavailable(FailureKind.STALLED if parts else FailureKind.CONNECTION, attempts=attempt) from exc
 
     async def _collect(self, client: AsyncOpenAI, endpoint: Endpoint, payload: list[dict[str, str]], attempt: int,
-                       first_token: asyncio.Timeout, started: float) -> Completion:
+                       first_token: asyncio.Timeout, started: float, parts: list[str]) -> Completion:
         stream = await client.chat.completions.create(
             model=endpoint.model, messages=payload, max_tokens=self._max_tokens,  # type: ignore[arg-type]
             temperature=self._temperature, stream=True, stream_options={"include_usage": True})
-        parts: list[str] = []
         prompt_tokens = completion_tokens = 0
         model = endpoint.model
         try:

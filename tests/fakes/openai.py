@@ -34,6 +34,7 @@ class Answer:
     completion_tokens: int | None = None
     chunk: int = 12
     delay: float = 0.0  # seconds before the first byte
+    stall_after: int | None = None  # streamed: hang after this many content chunks (a stream that breaks)
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,12 @@ class FakeOpenAI:
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
         await event({"role": "assistant", "content": ""})
-        for i in range(0, len(answer.text), answer.chunk):
+        for n, i in enumerate(range(0, len(answer.text), answer.chunk)):
+            if answer.stall_after is not None and n >= answer.stall_after:
+                release = asyncio.Event()
+                self._hung.add(release)
+                await release.wait()
+                return response
             await event({"content": answer.text[i:i + answer.chunk]})
         await event({}, finish="stop")
         if (body.get("stream_options") or {}).get("include_usage"):
