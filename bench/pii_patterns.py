@@ -8,8 +8,8 @@ The set: support messages written for this benchmark, each with the personal val
 phones in US, UK, German and French forms, Luhn-valid card numbers, checksum-valid IBANs, street
 addresses), mixed with what must *not* be hidden (order numbers, tracking numbers, dates, prices, SKUs,
 Luhn-invalid digit runs). The plain patterns were written alongside this set, so their figure flatters
-them; presidio's shows what a general library does on it. A value counts as found when a placeholder covers it whole; a false hit is a
-placeholder over anything else.
+them; presidio's shows what a general library does on it. A value counts as found when a placeholder
+covers it whole; a false hit is a placeholder over anything else.
 
 presidio is measured with its predefined pattern recognizers called directly (Email, Phone, CreditCard,
 Iban; it has no street-address recognizer), because its ``AnalyzerEngine`` loads a spaCy model that is a
