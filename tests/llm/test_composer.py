@@ -3,6 +3,7 @@ what the customer would read, and how long it took."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -171,3 +172,26 @@ async def test_a_plain_non_streamed_answer_works_too(fake: FakeOpenAI) -> None:
     await llm.close()
     assert fake.requests[0].body.get("stream") in (None, False)
     assert result.by_model and (result.prompt_tokens, result.completion_tokens) == (600, 40)
+
+
+async def test_the_log_line_holds_ids_and_check_names_never_text(
+        fake: FakeOpenAI, composer: LlmComposer, caplog: pytest.LogCaptureFixture) -> None:
+    fake.script(Answer("Your lamp cost $79."), Answer("Your lamp cost $79."))
+    caplog.set_level("INFO", logger="rapport.llm")
+
+    await composer.compose(request())
+
+    (record,) = [r for r in caplog.records if r.getMessage() == "llm compose"]
+    fields = (record.customer_id, record.outcome, record.checks)  # type: ignore[attr-defined]
+    assert fields == ("7", "fallback", ["money", "money"])
+    logged = " ".join(str(v) for v in vars(record).values())
+    assert "$79" not in logged and ANA_EMAIL not in logged and "lamp" not in logged.lower()
+
+
+async def test_the_customers_language_is_asked_for(fake: FakeOpenAI, composer: LlmComposer) -> None:
+    fake.script(Answer("Tu pedido 1042 fue enviado; número de seguimiento 1Z999AA10123456784."))
+
+    result = await composer.compose_detailed(dataclasses.replace(request("¿Dónde está mi pedido?"), language="es"))
+
+    assert "Reply in the customer's language (es)" in fake.requests[0].messages[0]["content"]
+    assert result.by_model and result.reply.text.startswith("Tu pedido 1042")
