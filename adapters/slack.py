@@ -65,6 +65,8 @@ __all__ = [
     "HttpAnswer",
     "SlackAdapter",
     "SlackDesk",
+    "SlackClient",
+    "SlackDeskSettings",
     "SlackMessage",
     "click_to_turn",
     "command_to_inbound",
@@ -73,9 +75,11 @@ __all__ = [
     "event_to_inbound",
     "reply_blocks",
     "reply_messages",
+    "web_client",
 ]
 
 PLATFORM = "slack"
+SlackClient = AsyncWebClient  # named here so the composition root needs no import of the SDK itself
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 # Message subtypes that are a person writing; everything else (edits, deletions, joins, bots) is not.
 PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
@@ -211,6 +215,16 @@ class DeskMessage:
     agent: str
     text: str
     message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlackDeskSettings:
+    """When the agents' desk is a Slack channel: which channel, who may act there, and where their words
+    go. Given to the adapter at construction (the composition root builds it from ``handoff.*``)."""
+
+    channel: str  # handoff.slack_channel
+    route: Callable[[DeskMessage], Awaitable[None]]  # claim, resolve, or a reply for the customer
+    agents: frozenset[str] = frozenset()  # handoff.agents; empty: any member of the home workspace
 
 
 def desk_message(body: Mapping[str, Any], desk_channel: str, bot_user_id: str) -> DeskMessage | None:
@@ -606,17 +620,12 @@ class SlackAdapter:
 
     platform = PLATFORM
 
-    def __init__(self, settings: SlackPlatform) -> None:
+    def __init__(self, settings: SlackPlatform, *, client: AsyncWebClient | None = None,
+                 desk: SlackDeskSettings | None = None) -> None:
+        """``client``: the Web API client, shared with a ``SlackDesk`` built before this adapter (default:
+        a new one from ``settings``); ``desk``: the agents' channel, when the desk is in Slack."""
         self._settings = settings
-        self.client = AsyncWebClient(
-            token=settings.bot_token,
-            base_url=api_base_url(settings),
-            retry_handlers=[
-                AsyncConnectionErrorRetryHandler(),
-                _ShortRateLimitRetry(max_retry_count=RATE_LIMIT_RETRIES),
-                _ServerErrorRetry(),
-            ],
-        )
+        self.client = client or web_client(settings)
         self.app = AsyncApp(
             name="rapport",
             client=self.client,
@@ -640,11 +649,7 @@ class SlackAdapter:
         self.app.action(re.compile(rf"^({SUGGEST_ACTION}|{FEEDBACK_ACTION})_"))(self._on_click)
         self.app.action(re.compile(rf"^{DESK_ACTION}_(claim|resolve)$"))(self._on_desk_click)
         self.app.command(re.compile(rf"^/({'|'.join(COMMANDS)})$"))(self._on_command)
-        # Set by the composition root when the agents' desk is a Slack channel. ``desk_agents``: the only
-        # user ids allowed to act there (handoff.agents); empty: any member of the home workspace.
-        self.desk_channel = ""
-        self.desk_handler: Callable[[DeskMessage], Awaitable[None]] | None = None
-        self.desk_agents: frozenset[str] = frozenset()
+        self._desk = desk
         self.app.error(self._on_error)
 
     @property
@@ -833,24 +838,25 @@ class SlackAdapter:
 
     def is_agent(self, user: str, team: str, home_team: str) -> bool:
         """Whether ``user`` of workspace ``team`` may act at the desk: a member of the home workspace
-        (never a Slack Connect guest), and one of ``desk_agents`` when that list is set."""
+        (never a Slack Connect guest), and one of the desk's ``agents`` when that list is set."""
         if not (user and team and home_team) or team != home_team:
             return False
-        return not self.desk_agents or user in self.desk_agents
+        return self._desk is None or not self._desk.agents or user in self._desk.agents
 
     # listeners: bolt awaits them before it acknowledges the request
 
     async def _on_event(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
         event, bot_user = _mapping(body.get("event")), context.bot_user_id or ""
         home = _home_team(context) or _envelope_team(body)
-        if self.desk_handler is not None and self.desk_channel and _text(event.get("channel")) == self.desk_channel:
+        desk = self._desk
+        if desk is not None and desk.channel and _text(event.get("channel")) == desk.channel:
             if not self.is_agent(_text(event.get("user")), _user_team(event), home):
                 if not (event.get("bot_id") or event.get("subtype")):
                     log.info("ignored a message in the desk channel from a non-agent (%s)", _ids(body))
                 return
-            agent_says = desk_message(body, self.desk_channel, bot_user)
+            agent_says = desk_message(body, desk.channel, bot_user)
             if agent_says is not None:
-                await self._stored(self.desk_handler(agent_says))
+                await self._stored(desk.route(agent_says))
                 return
         inbound = event_to_inbound(body, bot_user, home)
         if inbound is not None:
@@ -895,9 +901,9 @@ class SlackAdapter:
         if not self.is_agent(agent, _text(user.get("team_id")), home):
             log.info("ignored a desk button clicked by a non-agent (%s)", _ids(body))
             return
-        if self.desk_handler is not None and thread:
+        if self._desk is not None and thread:
             click_id = _text(body.get("trigger_id")) or f"{thread}:{agent}:{verb}"
-            await self._stored(self.desk_handler(DeskMessage(thread, agent, verb, f"click:{click_id}")))
+            await self._stored(self._desk.route(DeskMessage(thread, agent, verb, f"click:{click_id}")))
 
     async def _answer(self, inbound: Inbound) -> None:
         assert self._handler is not None, "SlackAdapter used before start() or bind()"
@@ -954,6 +960,19 @@ def _home_team(context: AsyncBoltContext) -> str:
     return (result.team_id if result is not None else None) or ""
 
 
+def web_client(settings: SlackPlatform) -> AsyncWebClient:
+    """The Web API client for ``settings``: short waits on a 429, retries on connection and server errors."""
+    return AsyncWebClient(
+        token=settings.bot_token,
+        base_url=api_base_url(settings),
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            _ShortRateLimitRetry(max_retry_count=RATE_LIMIT_RETRIES),
+            _ServerErrorRetry(),
+        ],
+    )
+
+
 def api_base_url(settings: SlackPlatform) -> str:
     """The Web API root: ``api_base_url`` from config (GovSlack, a proxy, a test fake) or slack.com."""
     base = settings.api_base_url or DEFAULT_API_BASE_URL
@@ -963,8 +982,9 @@ def api_base_url(settings: SlackPlatform) -> str:
 class SlackDesk:
     """The agents' desk in an internal Slack channel: each handoff's summary opens a thread there."""
 
-    def __init__(self, adapter: SlackAdapter, channel: str) -> None:
-        self._client = adapter.client
+    def __init__(self, client: AsyncWebClient, channel: str) -> None:
+        # The adapter's own client (see ``SlackAdapter(client=...)``): one token, one rate limit.
+        self._client = client
         self._channel = channel
 
     async def announce(self, handoff: Any, summary: str) -> str:

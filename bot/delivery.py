@@ -40,13 +40,92 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-class Delivery:
-    """Receives messages for the engine and delivers its replies through the platforms' ``send``."""
+class ReplyPoster:
+    """The outbox and the platforms' ``send``: stores a reply, then delivers what is due, in order.
 
-    def __init__(self, engine: Engine, outbox: Outbox, senders: Mapping[str, Send] | None = None) -> None:
-        self._engine = engine
-        self._outbox = outbox
+    Built before the engine, so the agents' desk (which the engine holds) can post through it and
+    ``Delivery`` (which holds the engine) can share it: no object is wired after construction."""
+
+    def __init__(self, outbox: Outbox, owner: str, senders: Mapping[str, Send] | None = None) -> None:
+        self.outbox = outbox
+        self.owner = owner  # who holds a lease on an outbox row: this process
         self._senders: dict[str, Send] = dict(senders or {})
+
+    def add_sender(self, platform: str, send: Send) -> None:
+        """Built up front by the composition root: one per platform this process holds."""
+        self._senders[platform] = send
+
+    async def send(self, reply: Reply) -> None:
+        """Deliver a reply that is not a turn's (the agents' desk): stored first, then sent like any
+        other. A platform this process does not hold is sent by the process that does (its sweeper)."""
+        reply = with_key(reply)
+        await self.outbox.add(reply)
+        await self.deliver(reply.conversation)
+
+    async def deliver(self, conversation: ConversationKey | None = None) -> int:
+        """Send every due reply (of one conversation, or of every platform this process holds), in
+        order; returns how many the platforms accepted."""
+        platforms = {conversation.platform} if conversation is not None else set(self._senders)
+        platforms &= set(self._senders)
+        if not platforms:
+            return 0
+        sent = 0
+        held_back: set[str] = set()  # conversations whose earlier reply did not get through
+        for key, where in await self.outbox.due(platforms, conversation):
+            if where in held_back:
+                continue
+            pending = await self.outbox.lease(key, self.owner)
+            if pending is None:
+                held_back.add(where)  # being sent elsewhere, or not due: what follows must wait
+                continue
+            if await self._send(pending):
+                sent += 1
+            else:
+                held_back.add(where)
+        return sent
+
+    async def _send(self, pending: PendingReply) -> bool:
+        reply = pending.reply
+        send = self._senders[reply.conversation.platform]
+        ids = {"platform": reply.conversation.platform, "delivery_key": reply.delivery_key, "attempt": pending.attempts}
+        keeper = asyncio.create_task(self._keep_lease(pending), name="outbox-lease")
+        try:
+            await send(reply)
+        except DeliveryFailed as failure:
+            if failure.permanent:
+                log.error("the platform refused a reply for good; set aside", extra={**ids, "error": failure.message[:80]})
+                await self.outbox.give_up(pending, failure.message)
+                return False
+            wait = timedelta(seconds=failure.retry_after) if failure.retry_after else backoff(pending.attempts)
+            await self._retry(pending, wait, failure.message, ids)
+            return False
+        except Exception as error:  # an SDK error we did not classify: assume the network, and retry
+            await self._retry(pending, backoff(pending.attempts), type(error).__name__, ids)
+            return False
+        finally:
+            keeper.cancel()
+        await self.outbox.delivered(pending)
+        return True
+
+    async def _keep_lease(self, pending: PendingReply) -> None:
+        while True:
+            await asyncio.sleep(SEND_LEASE.total_seconds() / 3)
+            await self.outbox.renew(pending)
+
+    async def _retry(self, pending: PendingReply, wait: timedelta, error: str, ids: dict[str, object]) -> None:
+        if await self.outbox.retry_later(pending, wait, error):
+            log.warning("a reply was not accepted; retrying in %.0fs", wait.total_seconds(), extra=ids)
+        else:
+            log.error("a reply was not accepted after every attempt; set aside", extra=ids)
+
+
+class Delivery:
+    """Receives messages for the engine and delivers its replies through the ``ReplyPoster``."""
+
+    def __init__(self, engine: Engine, poster: ReplyPoster) -> None:
+        self._engine = engine
+        self._outbox = poster.outbox
+        self.poster = poster
         self._running: set[str] = set()  # conversations with a queue run in this process now
         self._again: set[str] = set()  # ... and a message that arrived during it
         self._tasks: set[asyncio.Task[None]] = set()
@@ -54,11 +133,11 @@ class Delivery:
 
     @property
     def owner(self) -> str:
-        return self._engine.accept.owner
+        return self.poster.owner
 
     def add_sender(self, platform: str, send: Send) -> None:
         """Built up front by the composition root: one per platform this process holds."""
-        self._senders[platform] = send
+        self.poster.add_sender(platform, send)
 
     # --- in: the handler every adapter holds ------------------------------------------------------
 
@@ -86,11 +165,12 @@ class Delivery:
         return reply
 
     async def send(self, reply: Reply) -> None:
-        """Deliver a reply that is not a turn's (the agents' desk): stored first, then sent like any
-        other. A platform this process does not hold is sent by the process that does (its sweeper)."""
-        reply = with_key(reply)
-        await self._outbox.add(reply)
-        await self.deliver(reply.conversation)
+        """A reply that is not a turn's, through the outbox (see ``ReplyPoster.send``)."""
+        await self.poster.send(reply)
+
+    async def deliver(self, conversation: ConversationKey | None = None) -> int:
+        """Send every due reply (see ``ReplyPoster.deliver``); returns how many the platforms accepted."""
+        return await self.poster.deliver(conversation)
 
     async def _answer(self, conversation: ConversationKey) -> None:
         key = str(conversation)
@@ -112,64 +192,6 @@ class Delivery:
         finally:
             self._running.discard(key)
         await self.deliver(conversation)
-
-    # --- out: the outbox ----------------------------------------------------------------------------
-
-    async def deliver(self, conversation: ConversationKey | None = None) -> int:
-        """Send every due reply (of one conversation, or of every platform this process holds), in
-        order; returns how many the platforms accepted."""
-        platforms = {conversation.platform} if conversation is not None else set(self._senders)
-        platforms &= set(self._senders)
-        if not platforms:
-            return 0
-        sent = 0
-        held_back: set[str] = set()  # conversations whose earlier reply did not get through
-        for key, where in await self._outbox.due(platforms, conversation):
-            if where in held_back:
-                continue
-            pending = await self._outbox.lease(key, self.owner)
-            if pending is None:
-                held_back.add(where)  # being sent elsewhere, or not due: what follows must wait
-                continue
-            if await self._send(pending):
-                sent += 1
-            else:
-                held_back.add(where)
-        return sent
-
-    async def _send(self, pending: PendingReply) -> bool:
-        reply = pending.reply
-        send = self._senders[reply.conversation.platform]
-        ids = {"platform": reply.conversation.platform, "delivery_key": reply.delivery_key, "attempt": pending.attempts}
-        keeper = asyncio.create_task(self._keep_lease(pending), name="outbox-lease")
-        try:
-            await send(reply)
-        except DeliveryFailed as failure:
-            if failure.permanent:
-                log.error("the platform refused a reply for good; set aside", extra={**ids, "error": failure.message[:80]})
-                await self._outbox.give_up(pending, failure.message)
-                return False
-            wait = timedelta(seconds=failure.retry_after) if failure.retry_after else backoff(pending.attempts)
-            await self._retry(pending, wait, failure.message, ids)
-            return False
-        except Exception as error:  # an SDK error we did not classify: assume the network, and retry
-            await self._retry(pending, backoff(pending.attempts), type(error).__name__, ids)
-            return False
-        finally:
-            keeper.cancel()
-        await self._outbox.delivered(pending)
-        return True
-
-    async def _keep_lease(self, pending: PendingReply) -> None:
-        while True:
-            await asyncio.sleep(SEND_LEASE.total_seconds() / 3)
-            await self._outbox.renew(pending)
-
-    async def _retry(self, pending: PendingReply, wait: timedelta, error: str, ids: dict[str, object]) -> None:
-        if await self._outbox.retry_later(pending, wait, error):
-            log.warning("a reply was not accepted; retrying in %.0fs", wait.total_seconds(), extra=ids)
-        else:
-            log.error("a reply was not accepted after every attempt; set aside", extra=ids)
 
     # --- the sweeper and the lifecycle ------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from bot.customers.insights import InsightBuilder
 from bot.customers.linking import IdentityLinker
 from bot.customers.privacy import PrivacyDesk
 from bot.handoff.book import HandoffBook
-from bot.handoff.desk import HandoffDesk
+from bot.handoff.desk import Desk, HandoffDesk
 from bot.handoff.escalation import Escalation
 from bot.intents import IntentRouter, check_intent_labels
 from bot.knowledge.catalog_index import CatalogIndex
@@ -49,7 +49,7 @@ from bot.store.database import Database
 from bot.store.feedback import FeedbackLog
 from bot.store.inbox import Inbox
 from bot.store.outbox import Outbox
-from bot.delivery import Delivery
+from bot.delivery import Delivery, ReplyPoster
 from bot.store.memory import CustomerMemory, shard_names, ticket_source, turn_source
 from bot.store.migrations import ensure_schema
 from bot.store.statuses import TurnRole
@@ -94,7 +94,9 @@ class Runtime:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, config: Config, data_dir: Path) -> AsyncIterator[Runtime]:
+    async def open(cls, config: Config, data_dir: Path, desk: Desk | None = None) -> AsyncIterator[Runtime]:
+        """Everything wired once, from ``config``; ``desk``: where agents work on handoffs (the Slack
+        channel, the terminal), None for the admin console alone. Stores close on exit."""
         check_names(config)  # before any store opens: a renamed intent is an admin's fix, not an outage
         database = Database(database_url(config), data_dir)
         try:
@@ -112,8 +114,12 @@ class Runtime:
             insights = InsightBuilder(database, catalog, config.journey)
             privacy = PrivacyDesk(database, vectors, memory)
             feedback_log = FeedbackLog(database)
-            desk = HandoffDesk(HandoffBook(database), log, customers, insights, Inbox(database),
-                               config.templates, config.brand)
+            # The desk posts to customers through the outbox, which exists before the engine that holds
+            # the desk: desk → poster, engine → desk, delivery → engine and poster; nothing set later.
+            accept = Accept(Inbox(database))
+            poster = ReplyPoster(Outbox(database), accept.owner)
+            handoffs = HandoffDesk(HandoffBook(database), log, customers, insights, Inbox(database),
+                                   config.templates, config.brand, deliver=poster.send, desk=desk)
             advisor = ProductAdvisor(database, catalog, config.recommendations)
             await advisor.fit(knowledge.catalog)
             escalation = Escalation(config.handoff, config.thresholds.negative_sentiment)
@@ -127,7 +133,7 @@ class Runtime:
             # Product names say nothing about the language a message is in.
             product_words = [w for p in catalog.products.values() for w in p.name.split()]
             engine = Engine(
-                accept=Accept(Inbox(database)),
+                accept=accept,
                 identify=Identify(customers),
                 understand=Understand(
                     embedder, load_scorer(config.models.sentiment), config.handoff.human_request_phrases,
@@ -146,17 +152,17 @@ class Runtime:
                                   config.thresholds.negative_sentiment),
                 locks=conversation_locks(config.stores.redis_url or os.environ.get("REDIS_URL", "")),
                 feedback_log=feedback_log,
-                desk=desk,
+                desk=handoffs,
             )
             if config.llm.enabled:
                 raise ConfigError(
                     "llm.enabled is true, but this version of Rapport composes replies offline only",
                     fix="set llm.enabled: false (the offline composer answers from knowledge/ and customer data)",
                 )
-            delivery = Delivery(engine, Outbox(database))
+            delivery = Delivery(engine, poster)
             try:
                 yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine,
-                          catalog, insights, privacy, advisor, desk, delivery)
+                          catalog, insights, privacy, advisor, handoffs, delivery)
             finally:
                 await delivery.stop()  # running turns finish before the stores close
                 await memory.close()

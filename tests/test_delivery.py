@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.config import Config
-from bot.delivery import Delivery
+from bot.delivery import Delivery, ReplyPoster
 from bot.errors import DeliveryFailed
 from bot.runtime import Runtime
 from bot.stages.accept import Accept
@@ -223,7 +223,8 @@ async def test_two_processes_keep_each_conversation_in_order(runtime: Runtime, r
                   locks=RedisConversationLocks(redis_url))
     worker = replace(runtime.engine, accept=Accept(Inbox(runtime.database), owner="worker"),
                      locks=RedisConversationLocks(redis_url))
-    processes = [Delivery(web, Outbox(runtime.database)), Delivery(worker, Outbox(runtime.database))]
+    processes = [Delivery(web, ReplyPoster(Outbox(runtime.database), "web")),
+                 Delivery(worker, ReplyPoster(Outbox(runtime.database), "worker"))]
     texts = ["hi", "how long does shipping take?", "what is your return policy?", "thanks!"]
     try:
         async def conversation(c: int) -> None:

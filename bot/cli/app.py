@@ -49,7 +49,8 @@ def chat(
 
 
 async def _chat(cfg: Config, data: Path, as_customer: str | None, json_output: bool) -> None:
-    async with Runtime.open(cfg, data) as runtime:
+    # The terminal is the agents' desk here: handoff summaries print, `/agent …` answers them.
+    async with Runtime.open(cfg, data, desk=ConsoleDesk(json_output=json_output)) as runtime:
         await require_services(runtime)  # else an unreachable Redis fails only the first message
         if await runtime.knowledge.is_empty():
             stderr.print("First run: indexing knowledge/ …")
@@ -71,9 +72,7 @@ async def _chat(cfg: Config, data: Path, as_customer: str | None, json_output: b
                                           f"console-agent-{conversation.thread}-{next(agent_turns)}")
 
         adapter = ConsoleAdapter(user_id, name, json_output=json_output, bot_name=cfg.brand.bot_name, agent=as_agent)
-        runtime.desk.desk = ConsoleDesk(json_output=json_output)
         runtime.delivery.add_sender(PLATFORM, adapter.send)  # the agent's relays, through the outbox
-        runtime.desk.deliver = runtime.delivery.send
         await adapter.start(runtime.delivery.answer_inline)
 
 

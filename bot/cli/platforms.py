@@ -15,6 +15,7 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -22,7 +23,7 @@ import typer
 
 from adapters.base import Adapter
 from adapters.discord import DiscordAdapter
-from adapters.slack import DeskMessage, SlackAdapter, SlackDesk
+from adapters.slack import DeskMessage, SlackAdapter, SlackClient, SlackDesk, SlackDeskSettings, web_client
 from adapters.telegram import TelegramAdapter
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, require_services, run_async
 from bot.config import Config, Platform, Platforms
@@ -106,20 +107,6 @@ def check_credentials(platforms: Platforms, process: Process) -> None:
         )
 
 
-def worker_adapters(platforms: Platforms) -> list[Adapter]:
-    """The adapters ``rapport run`` holds: Slack in socket mode, Discord, Telegram in polling mode."""
-    built: list[Adapter] = []
-    for name, _, _ in _needs(platforms, "run"):
-        match name:
-            case "slack":
-                built.append(SlackAdapter(platforms.slack))
-            case "discord":
-                built.append(DiscordAdapter(platforms.discord))
-            case "telegram":
-                built.append(TelegramAdapter(platforms.telegram))
-    return built
-
-
 def feedback_handler(engine: object) -> FeedbackHandler:
     return getattr(engine, "feedback", None) or _ignore_feedback
 
@@ -131,38 +118,78 @@ async def _ignore_feedback(feedback: Feedback) -> None:
 # --- messages in, replies out --------------------------------------------------------------------
 
 
-def wire_delivery(runtime: Runtime, adapters: Sequence[Adapter]) -> MessageHandler:
-    """Replies go out through the outbox, by each platform this process holds; the handler the
-    adapters get stores a message before they acknowledge it. The sweeper starts with the loop."""
-    for adapter in adapters:
-        runtime.delivery.add_sender(adapter.platform, adapter.send)
+def start_delivery(runtime: Runtime) -> MessageHandler:
+    """Start the outbox sweeper (in the running loop) and return the handler the adapters get: it stores a
+    message before they acknowledge it; replies go out through each platform's sender (see ``connect``)."""
     runtime.delivery.start()
     return runtime.delivery.receive
 
 
-# --- handoffs: where agents work, and how their replies reach customers ---------------------------
+def wire_delivery(runtime: Runtime, adapters: Sequence[Adapter]) -> MessageHandler:
+    """For adapters built outside ``connect`` (tests): register their senders, then ``start_delivery``."""
+    for adapter in adapters:
+        runtime.delivery.add_sender(adapter.platform, adapter.send)
+    return start_delivery(runtime)
 
 
-def wire_handoffs(runtime: Runtime, config: Config, adapters: Sequence[Adapter]) -> None:
-    """Agents' replies go out through the outbox, so a relay to a platform this process does not hold is
-    sent by the process that does; with ``handoff.desk: slack`` the agents work in a thread per handoff
-    in ``handoff.slack_channel``."""
-    senders = {adapter.platform: adapter for adapter in adapters}
-    runtime.desk.deliver = runtime.delivery.send
+# --- the builder: desk, runtime and platform connections, each built once with what it needs -------
+
+
+@dataclass(frozen=True, slots=True)
+class Connections:
+    """What ``connect`` built: the runtime and the adapters this process holds, each already wired."""
+
+    runtime: Runtime
+    adapters: list[Adapter]
+    slack: SlackAdapter | None = None
+    telegram: TelegramAdapter | None = None
+
+
+@contextlib.asynccontextmanager
+async def connect(config: Config, data_dir: Path, process: Process) -> AsyncIterator[Connections]:
+    """Build everything ``process`` holds, up front and in dependency order, so nothing is set afterwards:
+    the Slack Web API client, the agents' desk on it (``handoff.desk: slack``), the runtime with that desk
+    (its replies to customers go out through the outbox), then the adapters — Slack with its desk channel
+    and the route for agents' words — each registered as its platform's sender."""
+    check_credentials(config.platforms, process)
+    needed = [name for name, _, _ in _needs(config.platforms, process)]
+    slack_client = web_client(config.platforms.slack) if "slack" in needed else None
+    desk = slack_desk(config, slack_client)
+    async with Runtime.open(config, data_dir, desk=desk) as runtime:
+        desk_settings = None
+        if desk is not None:
+            desk_settings = SlackDeskSettings(config.handoff.slack_channel, desk_router(runtime.desk),
+                                              frozenset(config.handoff.agents))
+        slack = SlackAdapter(config.platforms.slack, client=slack_client, desk=desk_settings) \
+            if slack_client is not None else None
+        discord = DiscordAdapter(config.platforms.discord) if "discord" in needed else None
+        telegram = TelegramAdapter(config.platforms.telegram) if "telegram" in needed else None
+        adapters: list[Adapter] = [a for a in (slack, discord, telegram) if a is not None]
+        for adapter in adapters:
+            runtime.delivery.add_sender(adapter.platform, adapter.send)
+        yield Connections(runtime, adapters, slack, telegram)
+
+
+def slack_desk(config: Config, client: SlackClient | None) -> SlackDesk | None:
+    """With ``handoff.desk: slack``, the agents' channel on this process's Slack client; else None (agents
+    work in the admin console, or the terminal's desk). ConfigError when Slack is not held here."""
     if config.handoff.desk != "slack":
-        return
-    slack = senders.get("slack")
-    if not config.handoff.slack_channel or not isinstance(slack, SlackAdapter):
+        return None
+    if not config.handoff.slack_channel or client is None:
         raise ConfigError(
             "handoff.desk is slack, but " + ("handoff.slack_channel is empty" if not config.handoff.slack_channel
                                             else "Slack is not enabled in this process"),
             fix="set handoff.slack_channel to the agents' channel id (e.g. C0123ABCD) and enable platforms.slack, "
                 "or use handoff.desk: console",
         )
-    runtime.desk.desk = SlackDesk(slack, config.handoff.slack_channel)
-    slack.desk_channel = config.handoff.slack_channel
-    slack.desk_handler = desk_router(runtime.desk)
-    slack.desk_agents = frozenset(config.handoff.agents)
+    return SlackDesk(client, config.handoff.slack_channel)
+
+
+def wire_handoffs(runtime: Runtime, config: Config, adapters: Sequence[Adapter]) -> None:
+    """Kept for callers written before ``connect``: the desk and its delivery route are now built by
+    ``Runtime.open``, so this only checks that a Slack desk could be built. Prefer ``connect``."""
+    if config.handoff.desk == "slack" and not any(isinstance(a, SlackAdapter) for a in adapters):
+        slack_desk(config, None)  # raises the same ConfigError the builder would
 
 
 def desk_router(desk: HandoffDesk) -> Callable[[DeskMessage], Awaitable[None]]:
@@ -183,18 +210,17 @@ def desk_router(desk: HandoffDesk) -> Callable[[DeskMessage], Awaitable[None]]:
 async def run(config: Config, data_dir: Path, *, stop: asyncio.Event | None = None) -> None:
     """Connect every enabled worker platform and answer until ``stop`` is set (or SIGINT/SIGTERM)."""
     check_credentials(config.platforms, "run")
-    adapters = worker_adapters(config.platforms)
-    if not adapters:
+    if not _needs(config.platforms, "run"):
         raise ConfigError(
             "nothing for `rapport run` to connect: no enabled platform uses the worker",
             fix="enable platforms.discord, platforms.slack with mode: socket, or platforms.telegram with mode: polling",
         )
     stop = stop or _stop_on_signals()
-    async with Runtime.open(config, data_dir) as runtime:
+    async with connect(config, data_dir, "run") as built:
+        runtime, adapters = built.runtime, built.adapters
         await require_services(runtime)
         await _ingest_if_empty(runtime)
-        wire_handoffs(runtime, config, adapters)
-        handler = wire_delivery(runtime, adapters)
+        handler = start_delivery(runtime)
         async with supervised(adapters, handler, feedback_handler(runtime.engine)):
             log.info("rapport run: serving %s", ", ".join(a.platform for a in adapters))
             await stop.wait()
@@ -215,18 +241,13 @@ async def serve(
 
     from adapters.web import create_web_app
 
-    check_credentials(config.platforms, "serve")
-    needed = {name for name, _, _ in _needs(config.platforms, "serve")}
-    slack = SlackAdapter(config.platforms.slack) if "slack" in needed else None
-    telegram = TelegramAdapter(config.platforms.telegram) if "telegram" in needed else None
-    adapters: list[Adapter] = [a for a in (slack, telegram) if a is not None]
-    async with Runtime.open(config, data_dir) as runtime:
+    async with connect(config, data_dir, "serve") as built:
+        runtime, adapters, slack, telegram = built.runtime, built.adapters, built.slack, built.telegram
         await require_services(runtime)
         await _ingest_if_empty(runtime)
-        handler, feedback = wire_delivery(runtime, adapters), feedback_handler(runtime.engine)
+        handler, feedback = start_delivery(runtime), feedback_handler(runtime.engine)
         if slack is not None:
             slack.bind(handler, feedback)  # requests may arrive before its token check finishes
-        wire_handoffs(runtime, config, adapters)
         server = uvicorn.Server(
             uvicorn.Config(create_web_app(slack=slack, telegram=telegram, health=runtime.health), host=host,
                            port=port, lifespan="off", log_config=None, access_log=False)

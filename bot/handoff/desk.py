@@ -1,7 +1,9 @@
 """The agents' side of a handoff: a summary opens a thread on the desk, agents reply, claim and resolve.
 
 ``HandoffDesk`` is the service; a ``Desk`` is where agents work (the console stands in for
-Slack locally). Replies to customers go out through ``deliver``, which routes by platform.
+Slack locally; none: agents see handoffs in the admin console only). Replies to customers go out
+through ``deliver`` (the outbox's ``ReplyPoster.send``), which routes by platform. Both are given
+at construction by the composition root (bot/runtime.py).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class HandoffDesk:
         inbox: Inbox,
         templates: Templates,
         brand: Brand,
+        *,
+        deliver: Deliver,
+        desk: Desk | None = None,
     ) -> None:
         self.book = book
         self._log = log_
@@ -55,8 +60,8 @@ class HandoffDesk:
         self._inbox = inbox
         self._t = templates
         self._brand = brand
-        self.desk: Desk | None = None
-        self.deliver: Deliver | None = None
+        self.desk = desk
+        self._deliver = deliver
 
     # -- the bot's side ------------------------------------------------------------------------
 
@@ -157,7 +162,5 @@ class HandoffDesk:
         return result
 
     async def _send(self, reply: Reply) -> None:
-        if self.deliver is None:
-            raise RuntimeError("no outbound route for desk replies; the composition root must set deliver")
-        await self.deliver(reply)
+        await self._deliver(reply)
 

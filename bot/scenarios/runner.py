@@ -18,7 +18,6 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.errors import CustomerNotFoundError, RapportError
-from bot.handoff.desk import HandoffDesk
 from bot.runtime import Runtime
 from bot.scenarios.checks import Check, Observed, check
 from bot.scenarios.decisions import DecisionWatch, watch_decisions
@@ -131,8 +130,9 @@ class ScenarioRunner:
         steps: list[StepResult] = []
         error = ""
         try:
-            async with Runtime.open(self._config, world) as runtime:
-                play = _Play(runtime, scenario, f"{file.path}#{self._count}", watch)
+            desk = RecordingDesk()
+            async with Runtime.open(self._config, world, desk=desk) as runtime:
+                play = _Play(runtime, desk, scenario, f"{file.path}#{self._count}", watch)
                 await play.join()
                 for step in scenario.steps:
                     steps.append(await play.step(step))
@@ -152,7 +152,8 @@ class ScenarioRunner:
 class _Play:
     """One scenario on its runtime: the speaker's lines through the engine, the agent's through the desk."""
 
-    def __init__(self, runtime: Runtime, scenario: Scenario, unique: str, watch: DecisionWatch) -> None:
+    def __init__(self, runtime: Runtime, desk: RecordingDesk, scenario: Scenario, unique: str,
+                 watch: DecisionWatch) -> None:
         self._runtime = runtime
         self._scenario = scenario
         self._watch = watch
@@ -160,11 +161,10 @@ class _Play:
         self._platform = scenario.platform
         self._customer_id: int | None = None
         self._delivered: list[Reply] = []
-        self._desk = RecordingDesk()
-        desk: HandoffDesk = runtime.desk
-        # The desk's outbound route is set by whoever runs it (as `rapport chat` does): here, this scenario.
-        desk.desk = self._desk
-        desk.deliver = self._deliver
+        self._desk = desk  # the runtime was built with it
+        # What agents send reaches customers through the outbox, as in `rapport chat`: here, this scenario.
+        for platform in Platform:
+            runtime.delivery.add_sender(platform.value, self._deliver)
 
     async def _deliver(self, reply: Reply) -> None:
         self._delivered.append(reply)
@@ -196,7 +196,8 @@ class _Play:
                 await self._attach(self._platform)
             inbound = self._speaker.inbound(self._platform, step.say, step.conversation is ConversationChoice.NEW)
             self._watch.take()
-            reply = await self._runtime.engine.handle(inbound)
+            # Shown here, so marked delivered: only agents' replies come through ``_deliver``.
+            reply = await self._runtime.delivery.answer_inline(inbound)
             action = self._watch.take()
             # A customer pauses between lines: what the turn wrote in the background is stored by then.
             await self._runtime.memory.flush()

@@ -53,7 +53,7 @@ async def test_another_customers_order_number_is_not_found_and_never_swapped(sam
 async def test_misses_count_only_in_the_stretch_the_bot_owns(sampled: Runtime) -> None:
     runtime = sampled
     ben = await _as(runtime, "ben.okafor@example.com", "U-ben")
-    runtime.desk.deliver = ben.send  # the CSAT question after resolving goes back to this adapter
+    runtime.delivery.add_sender(ben.platform, ben.send)  # the CSAT question after resolving, through the outbox
     first = await ben.say("what's the weather on Mars?", user="U-ben", channel="DB")
     second = await ben.say("who won the world cup?", user="U-ben", channel="DB")
     assert first is not None and first.handoff is None and second is not None and second.handoff is None

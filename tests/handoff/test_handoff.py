@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -41,12 +42,20 @@ class RecordingDesk:
         self.notes.append(text)
 
 
+@pytest.fixture
+async def runtime(repo_config: Config, data_dir: Path) -> AsyncIterator[Runtime]:
+    """Built as the composition root builds it: with the agents' desk, from the start."""
+    async with Runtime.open(repo_config, data_dir, desk=RecordingDesk()) as opened:
+        yield opened
+
+
 def wire(runtime: Runtime) -> tuple[RecordingAdapter, RecordingDesk]:
-    adapter = RecordingAdapter(runtime.engine.handle)
-    desk = RecordingDesk()
-    runtime.desk.desk = desk
-    runtime.desk.deliver = adapter.send
-    return adapter, desk
+    """The test platform, registered as its sender: agents' replies reach it through the outbox. It shows
+    turns' replies itself (as the terminal does), so those are marked delivered and never sent twice."""
+    adapter = RecordingAdapter(runtime.delivery.answer_inline)
+    runtime.delivery.add_sender(adapter.platform, adapter.send)
+    assert isinstance(runtime.desk.desk, RecordingDesk)
+    return adapter, runtime.desk.desk
 
 
 async def open_handoff(runtime: Runtime) -> Handoff:
@@ -124,12 +133,12 @@ async def test_agent_message_redelivered_is_relayed_once_and_a_second_agent_cann
 
 
 async def test_restart_during_handoff_keeps_the_bot_silent_and_relays_once(repo_config: Config, data_dir: Path) -> None:
-    async with Runtime.open(repo_config, data_dir) as first:
+    async with Runtime.open(repo_config, data_dir, desk=RecordingDesk()) as first:
         adapter, _ = wire(first)
         await adapter.say("I need a real person", user="U3", name="Cy")
         handoff = await open_handoff(first)
         await first.desk.agent_message(handoff.id, "sam", "Hello Cy", "desk-20")
-    async with Runtime.open(repo_config, data_dir) as second:
+    async with Runtime.open(repo_config, data_dir, desk=RecordingDesk()) as second:
         adapter, desk = wire(second)
         assert await adapter.say("are you still there?", user="U3", name="Cy") is None
         assert desk.forwarded == ["are you still there?"]

@@ -166,9 +166,6 @@ async def test_a_slack_connect_guest_in_the_desk_channel_cannot_reply_claim_or_r
 
 
 async def test_with_handoff_agents_set_only_those_members_act_at_the_desk(repo_config: Config, data_dir: Path) -> None:
-    from adapters.slack import SlackAdapter
-    from bot.runtime import Runtime
-
     async with FakeSlack() as slack:
         config = with_platforms(
             repo_config,
@@ -176,11 +173,11 @@ async def test_with_handoff_agents_set_only_those_members_act_at_the_desk(repo_c
             handoff=repo_config.handoff.model_copy(update={"desk": "slack", "slack_channel": DESK,
                                                            "agents": ["U0AGENT1"]}),
         )
-        async with Runtime.open(config, data_dir) as runtime:
-            adapter = SlackAdapter(config.platforms.slack)
-            platforms.wire_handoffs(runtime, config, [adapter])
-            adapter.desk_agents = frozenset(config.handoff.agents)  # what wire_handoffs should do (see report)
-            handler = platforms.wire_delivery(runtime, [adapter])
+        # The builder `rapport run` uses: the adapter gets its desk channel and handoff.agents at construction.
+        async with platforms.connect(config, data_dir, "run") as built:
+            runtime, adapter = built.runtime, built.slack
+            assert adapter is not None
+            handler = platforms.start_delivery(runtime)
             async with running(adapter.start(handler, platforms.feedback_handler(runtime.engine)),
                                adapter.stop, lambda: slack.log.wait_for("apps.connections.open")):
                 message, summary_ts = await _open_handoff(slack)
@@ -200,3 +197,33 @@ async def test_with_handoff_agents_set_only_those_members_act_at_the_desk(repo_c
                                  and p.params["text"].startswith("Hi, Ana here."))
                 assert not any("U0AGENT2" in note for note in _desk_notes(slack, summary_ts))
                 assert [t for t in _to_customer(slack)[told:] if "Rate us" in t] == []
+
+
+# --- the builder refuses a Slack desk it cannot build, before anything opens ----------------------------
+
+
+async def test_a_slack_desk_without_slack_in_this_process_is_a_config_error_naming_the_key(
+    repo_config: Config, tmp_path: Path
+) -> None:
+    import pytest
+
+    from bot.config import TelegramPlatform
+    from bot.errors import ConfigError
+
+    desk = {"desk": "slack", "slack_channel": DESK}
+    # Telegram polls in the worker; Slack (the agents' channel) is not enabled at all.
+    config = with_platforms(repo_config, telegram=TelegramPlatform(enabled=True, bot_token="123:abc"),
+                            handoff=repo_config.handoff.model_copy(update=desk))
+    with pytest.raises(ConfigError) as caught:
+        async with platforms.connect(config, tmp_path / "data", "run"):
+            pass
+    assert caught.value.message == "handoff.desk is slack, but Slack is not enabled in this process"
+    assert "handoff.desk: console" in caught.value.fix
+    assert not (tmp_path / "data").exists(), "refused before the runtime opened"
+
+    no_channel = with_platforms(
+        repo_config, slack=SlackPlatform(enabled=True, bot_token="xoxb-test", app_token="xapp-test"),
+        handoff=repo_config.handoff.model_copy(update={"desk": "slack", "slack_channel": ""}))
+    with pytest.raises(ConfigError, match="handoff.slack_channel is empty"):
+        async with platforms.connect(no_channel, tmp_path / "data", "run"):
+            pass
