@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from adapters.base import render_plain
-from bot.store.tables import Handoff
+from bot.store.records import HandoffRecord
 from bot.types import ConversationKey, Inbound, MessageHandler, Reply
 
 PLATFORM = "console"
@@ -155,19 +155,19 @@ class ConsoleDesk:
         self._console = console or Console(stderr=True)
         self._json = json_output
 
-    def _show(self, event: str, handoff: Handoff, title: str, text: str) -> None:
+    def _show(self, event: str, handoff: HandoffRecord, title: str, text: str) -> None:
         if self._json:
             print(json.dumps({"type": "desk", "event": event, "handoff": handoff.id, "desk": title, "text": text},
                              ensure_ascii=False), flush=True)
         else:
             self._console.print(Panel(Text(text), title=title, title_align="left", border_style="yellow"))
 
-    async def announce(self, handoff: Handoff, summary: str) -> str:
+    async def announce(self, handoff: HandoffRecord, summary: str) -> str:
         self._show("handoff_opened", handoff, f"desk · handoff #{handoff.id}", summary)
         return f"console:{handoff.id}"
 
-    async def forward(self, handoff: Handoff, text: str) -> None:
+    async def forward(self, handoff: HandoffRecord, text: str) -> None:
         self._show("customer_wrote", handoff, f"desk · handoff #{handoff.id} · customer wrote", text)
 
-    async def note(self, handoff: Handoff, text: str) -> None:
+    async def note(self, handoff: HandoffRecord, text: str) -> None:
         self._show("note", handoff, f"desk · handoff #{handoff.id}", text)

@@ -21,7 +21,8 @@ from bot.store.conversations import ConversationLog
 from bot.store.customers import CustomerDirectory
 from bot.store.inbox import Inbox
 from bot.store.statuses import TurnRole
-from bot.store.tables import Handoff, Turn
+from bot.store.records import HandoffRecord
+from bot.store.tables import Turn
 from bot.types import ConversationKey, Inbound, Reply, Suggestion, Tone
 
 log = logging.getLogger("rapport.handoff")
@@ -29,13 +30,15 @@ Deliver = Callable[[Reply], Awaitable[None]]
 
 
 class Desk(Protocol):
-    async def announce(self, handoff: Handoff, summary: str) -> str:
+    """Where agents work. It is given frozen records: rows stay inside the store."""
+
+    async def announce(self, handoff: HandoffRecord, summary: str) -> str:
         """Post a new handoff's summary; return a reference to its thread (agents reply there)."""
 
-    async def forward(self, handoff: Handoff, text: str) -> None:
+    async def forward(self, handoff: HandoffRecord, text: str) -> None:
         """Show agents what the customer wrote while waiting."""
 
-    async def note(self, handoff: Handoff, text: str) -> None:
+    async def note(self, handoff: HandoffRecord, text: str) -> None:
         """Tell agents something about the handoff (claimed, resolved, a refusal)."""
 
 
@@ -67,22 +70,24 @@ class HandoffDesk:
 
     async def opened(self, conversation: str) -> None:
         """A handoff was just stored for this conversation: post its summary to the desk."""
-        handoff = await self.book.open_for(conversation)
-        if handoff is None or self.desk is None or handoff.desk_ref:
+        row = await self.book.open_for(conversation)
+        if row is None or self.desk is None or row.desk_ref:
             return
+        handoff = HandoffRecord.of(row)
         ref = await self.desk.announce(handoff, await self.summary(handoff))
-        assert handoff.id is not None
         await self.book.set_desk_ref(handoff.id, ref)
 
-    async def customer_wrote(self, handoff: Handoff, text: str) -> None:
+    async def customer_wrote(self, handoff: HandoffRecord, text: str) -> None:
+        """The customer wrote while a person has the conversation: show it to the agents."""
         if self.desk is None:
             return
         if not handoff.desk_ref:  # its announcement failed earlier: agents have not seen it yet
             await self.opened(handoff.conversation)
-            handoff = await self.book.get(handoff.id) or handoff  # type: ignore[arg-type]
+            row = await self.book.get(handoff.id)
+            handoff = HandoffRecord.of(row) if row is not None else handoff
         await self.desk.forward(handoff, text)
 
-    async def summary(self, handoff: Handoff) -> str:
+    async def summary(self, handoff: HandoffRecord) -> str:
         customer = await self._customers.get(handoff.customer_id)
         assert customer is not None
         insights = await self._insights.build(customer)
@@ -118,7 +123,7 @@ class HandoffDesk:
         claim = await self.book.claim(handoff_id, agent)
         if not claim.ok:
             if claim.handoff is not None and self.desk is not None:
-                await self.desk.note(claim.handoff, f"{agent}: not sent — {claim.reason}")
+                await self.desk.note(HandoffRecord.of(claim.handoff), f"{agent}: not sent — {claim.reason}")
             return claim
         handoff = claim.handoff
         assert handoff is not None
@@ -140,7 +145,8 @@ class HandoffDesk:
     async def agent_claim(self, handoff_id: int, agent: str) -> Transition:
         result = await self.book.claim(handoff_id, agent)
         if self.desk is not None and result.handoff is not None:
-            await self.desk.note(result.handoff, f"claimed by {agent}" if result.ok else f"{agent}: {result.reason}")
+            await self.desk.note(HandoffRecord.of(result.handoff),
+                                 f"claimed by {agent}" if result.ok else f"{agent}: {result.reason}")
         return result
 
     async def agent_resolve(self, handoff_id: int, agent: str) -> Transition:
@@ -148,7 +154,7 @@ class HandoffDesk:
         result = await self.book.resolve(handoff_id, agent)
         if not result.ok or result.handoff is None:
             if self.desk is not None and result.handoff is not None:
-                await self.desk.note(result.handoff, f"{agent}: {result.reason}")
+                await self.desk.note(HandoffRecord.of(result.handoff), f"{agent}: {result.reason}")
             return result
         handoff = result.handoff
         customer = await self._customers.get(handoff.customer_id)
@@ -158,7 +164,7 @@ class HandoffDesk:
                       suggestions=tuple(Suggestion(str(n), f"/csat {n}") for n in range(1, 6)))
         await self._send(reply)
         if self.desk is not None:
-            await self.desk.note(handoff, f"resolved by {agent}; the bot has the conversation again")
+            await self.desk.note(HandoffRecord.of(handoff), f"resolved by {agent}; the bot has the conversation again")
         return result
 
     async def _send(self, reply: Reply) -> None:

@@ -25,7 +25,7 @@ from bot.scenarios.fixtures import check_imported, fixture_files, fixture_key
 from bot.scenarios.model import AgentStep, ConversationChoice, LoadedFile, Platform, Say, Scenario
 from bot.scenarios.results import RunResult, ScenarioResult, StepResult
 from bot.scenarios.speakers import Speaker
-from bot.store.tables import Handoff
+from bot.store.records import HandoffRecord
 from bot.types import Reply
 
 AGENT = "scenario-agent"
@@ -40,14 +40,14 @@ class RecordingDesk:
 
     posts: list[str] = field(default_factory=list)
 
-    async def announce(self, handoff: Handoff, summary: str) -> str:
+    async def announce(self, handoff: HandoffRecord, summary: str) -> str:
         self.posts.append(summary)
         return f"scenario:{handoff.id}"
 
-    async def forward(self, handoff: Handoff, text: str) -> None:
+    async def forward(self, handoff: HandoffRecord, text: str) -> None:
         self.posts.append(text)
 
-    async def note(self, handoff: Handoff, text: str) -> None:
+    async def note(self, handoff: HandoffRecord, text: str) -> None:
         self.posts.append(text)
 
 

@@ -15,7 +15,8 @@ from bot.store.conversations import ConversationLog
 from bot.store.dialogue import DialogueState, DialogueStore
 from bot.store.memory import CustomerMemory, Memory
 from bot.store.statuses import TurnRole
-from bot.store.tables import Customer, Handoff, Turn
+from bot.store.records import HandoffRecord, TurnRecord
+from bot.store.tables import Customer
 from bot.types import Inbound
 
 
@@ -24,10 +25,10 @@ _POSSESSIVE = re.compile(r"\bmy\b|\d{3,}", re.I)
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    recent_turns: list[Turn]
+    recent_turns: tuple[TurnRecord, ...]  # records, not rows: stages read the store, never write through it
     memories: list[Memory]
     knowledge: list[KnowledgeHit]
-    open_handoff: Handoff | None
+    open_handoff: HandoffRecord | None
     insights: Insights
     # The order this message is about: named in it, else named earlier in the conversation.
     order: OrderSummary | None
@@ -108,7 +109,7 @@ class Recall:
         return await self._dialogue.load(history, customer_id)
 
 
-def brief(insights: Insights, recent: list[Turn], memories: list[Memory], budget: int) -> str:
+def brief(insights: Insights, recent: tuple[TurnRecord, ...], memories: list[Memory], budget: int) -> str:
     """What a composer should know, most important first, cut to ``budget`` characters.
 
     Insights come first (they are already summaries), then the conversation's latest turns

@@ -13,6 +13,7 @@ from bot.store.dialogue import DialogueState, save_state
 from bot.store.tables import Customer, ForgottenCustomer, Handoff, InboxEntry, Turn, as_utc, utcnow
 from bot.store.inbox import message_digest
 from bot.store.outbox import new_entry
+from bot.store.records import HandoffRecord, TurnRecord
 from bot.store.statuses import OPEN_HANDOFF, InboxStatus
 from bot.types import ConversationKey, Inbound, Reply
 
@@ -29,10 +30,10 @@ class ConversationLog:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def recent(self, conversation: str, customer_id: int, limit: int) -> list[Turn]:
-        """The last ``limit`` turns of this conversation with this customer, oldest first."""
+    async def recent(self, conversation: str, customer_id: int, limit: int) -> tuple[TurnRecord, ...]:
+        """The last ``limit`` turns of this conversation with this customer, oldest first, as records."""
         if limit <= 0:
-            return []
+            return ()
         async with self._db.session() as session:
             rows = (
                 await session.exec(
@@ -42,7 +43,7 @@ class ConversationLog:
                     .limit(limit)
                 )
             ).all()
-        return list(reversed(rows))
+        return tuple(TurnRecord.of(row) for row in reversed(rows))
 
     async def latest(self, customer_id: int, limit: int) -> list[Turn]:
         """A customer's last ``limit`` turns in any conversation, oldest first (for handoff summaries)."""
@@ -94,12 +95,14 @@ class ConversationLog:
             )
             await session.commit()
 
-    async def open_handoff(self, conversation: ConversationKey) -> Handoff | None:
+    async def open_handoff(self, conversation: ConversationKey) -> HandoffRecord | None:
+        """The handoff a person holds in this conversation (pending or claimed), if any."""
         async with self._db.session() as session:
-            return (
+            row = (
                 await session.exec(
                     select(Handoff).where(
                         Handoff.conversation == str(conversation), col(Handoff.status).in_(OPEN_HANDOFF)
                     )
                 )
             ).first()
+        return HandoffRecord.of(row) if row is not None else None

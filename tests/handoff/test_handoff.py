@@ -18,6 +18,7 @@ from bot.handoff.book import HandoffBook
 from bot.runtime import Runtime
 from bot.store import migrations
 from bot.store.database import Database
+from bot.store.records import HandoffRecord
 from bot.store.tables import Customer, FeedbackRecord, Handoff, Turn
 from bot.types import Reply
 from tests.recording import RecordingAdapter
@@ -31,14 +32,14 @@ class RecordingDesk:
     forwarded: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    async def announce(self, handoff: Handoff, summary: str) -> str:
+    async def announce(self, handoff: HandoffRecord, summary: str) -> str:
         self.announced.append(summary)
         return f"thread-{handoff.id}"
 
-    async def forward(self, handoff: Handoff, text: str) -> None:
+    async def forward(self, handoff: HandoffRecord, text: str) -> None:
         self.forwarded.append(text)
 
-    async def note(self, handoff: Handoff, text: str) -> None:
+    async def note(self, handoff: HandoffRecord, text: str) -> None:
         self.notes.append(text)
 
 
