@@ -60,7 +60,8 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
         data_dir: DataDirOption = None,
     ) -> None:
-        """Web: POST /slack/events (Slack HTTP mode), POST /telegram/webhook (Telegram webhook mode), GET /healthz."""
+        """Web: POST /slack/events (Slack HTTP mode), POST /telegram/webhook (Telegram webhook mode), GET /healthz,
+        GET /metrics, and the admin console under /admin (with ADMIN_TOKEN set)."""
         cfg, data = load(config, data_dir)
         _log_progress()
         run_async(serve(cfg, data, host=host, port=port))
@@ -240,6 +241,7 @@ async def serve(
     import uvicorn
 
     from adapters.web import create_web_app
+    from bot.admin import AdminConsole
 
     async with connect(config, data_dir, "serve") as built:
         runtime, adapters, slack, telegram = built.runtime, built.adapters, built.slack, built.telegram
@@ -249,8 +251,9 @@ async def serve(
         if slack is not None:
             slack.bind(handler, feedback)  # requests may arrive before its token check finishes
         server = uvicorn.Server(
-            uvicorn.Config(create_web_app(slack=slack, telegram=telegram, health=runtime.health), host=host,
-                           port=port, lifespan="off", log_config=None, access_log=False)
+            uvicorn.Config(create_web_app(slack=slack, telegram=telegram, health=runtime.health,
+                                          admin=AdminConsole.from_env(runtime)),
+                           host=host, port=port, lifespan="off", log_config=None, access_log=False)
         )
         # uvicorn stops on SIGINT/SIGTERM by itself and then re-raises the signal to whatever handler was
         # there before it: ours, so the process ends with exit code 0 rather than being killed by it.

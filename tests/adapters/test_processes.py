@@ -230,3 +230,17 @@ async def test_a_rejected_token_is_reported_with_the_variable_to_fix() -> None:
             with pytest.raises(ConfigError) as raised:
                 await asyncio.wait_for(adapter.start(unused), 10)
             assert "rejected" in raised.value.message and variable in raised.value.fix
+
+
+async def test_serve_mounts_the_admin_console_behind_admin_token(
+    repo_config: Config, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with web_process(repo_config, data_dir) as client:
+        off = await client.get("/admin/")
+        assert off.status_code == 404 and "ADMIN_TOKEN" in off.text  # says how to turn it on
+    monkeypatch.setenv("ADMIN_TOKEN", "a-long-enough-admin-token-for-tests")
+    async with web_process(repo_config, data_dir) as client:
+        assert (await client.get("/admin/login")).status_code == 200
+        assert (await client.get("/admin/", follow_redirects=False)).status_code in {302, 303}
+        metrics = await client.get("/metrics")
+        assert metrics.status_code == 200 and "rapport_" in metrics.text
