@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from bot.engine import Engine
 from bot.errors import DeliveryFailed
+from bot.metrics import METRICS
 from bot.store.inbox import Arrival
 from bot.store.outbox import SEND_LEASE, Outbox, PendingReply, reply_key, with_key
 from bot.types import ConversationKey, Inbound, Reply
@@ -86,12 +87,15 @@ class ReplyPoster:
 
     async def _send(self, pending: PendingReply) -> bool:
         reply = pending.reply
-        send = self._senders[reply.conversation.platform]
+        platform = reply.conversation.platform
+        send = self._senders[platform]
         ids = {"platform": reply.conversation.platform, "delivery_key": reply.delivery_key, "attempt": pending.attempts}
         keeper = asyncio.create_task(self._keep_lease(pending), name="outbox-lease")
         try:
             await send(reply)
         except DeliveryFailed as failure:
+            METRICS.delivery_failed(platform, "rejected" if failure.permanent
+                                    else "rate_limited" if failure.retry_after else "unavailable")
             if failure.permanent:
                 log.error("the platform refused a reply for good; set aside", extra={**ids, "error": failure.message[:80]})
                 await self.outbox.give_up(pending, failure.message)
@@ -100,11 +104,14 @@ class ReplyPoster:
             await self._retry(pending, wait, failure.message, ids)
             return False
         except Exception as error:  # an SDK error we did not classify: assume the network, and retry
+            METRICS.delivery_failed(platform, "error")
+            METRICS.error("delivery", error)
             await self._retry(pending, backoff(pending.attempts), type(error).__name__, ids)
             return False
         finally:
             keeper.cancel()
         await self.outbox.delivered(pending)
+        METRICS.delivered(platform)
         return True
 
     async def _keep_lease(self, pending: PendingReply) -> None:

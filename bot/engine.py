@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 
 from bot.locks import ConversationLocks
+from bot.metrics import METRICS, TurnOutcome
 from bot.stages.accept import Accept
 from bot.stages.act import Act
 from bot.stages.compose import Composer
@@ -69,8 +71,17 @@ class Engine:
         replies: dict[str, Reply] = {}
         async with self.locks.hold(str(conversation)):
             while (message := await self.accept.next(conversation)) is not None:
-                async with self.accept.leased(message):
-                    reply = await self._turn(message)
+                started = time.perf_counter()
+                try:
+                    async with self.accept.leased(message):
+                        reply = await self._turn(message)
+                except Exception as error:
+                    METRICS.error("engine", error)
+                    METRICS.observe_turn(conversation.platform, TurnOutcome.FAILED, time.perf_counter() - started)
+                    raise
+                outcome = (TurnOutcome.SILENT if reply is None
+                           else TurnOutcome.HANDED_OFF if reply.handoff is not None else TurnOutcome.ANSWERED)
+                METRICS.observe_turn(conversation.platform, outcome, time.perf_counter() - started)
                 if reply is not None:
                     replies[message.inbound.message_id] = reply
         return replies
@@ -108,6 +119,7 @@ class Engine:
         """
         try:
             if decision.opens_handoff:
+                METRICS.handoff_opened(inbound.platform, str(decision.rule or decision.action))
                 await self.desk.opened(str(inbound.conversation))
             elif decision.silent and context.open_handoff is not None:
                 await self.desk.customer_wrote(context.open_handoff, inbound.text)
