@@ -49,6 +49,8 @@ from bot.store.database import Database
 from bot.store.feedback import FeedbackLog
 from bot.store.inbox import Inbox
 from bot.store.outbox import Outbox
+from bot.llm import LlmComposer
+from bot.llm.stage import LlmComposeStage
 from bot.delivery import Delivery, ReplyPoster
 from bot.store.memory import CustomerMemory, shard_names, ticket_source, turn_source
 from bot.store.migrations import ensure_schema
@@ -132,6 +134,11 @@ class Runtime:
             ))
             # Product names say nothing about the language a message is in.
             product_words = [w for p in catalog.products.values() for w in p.name.split()]
+            offline = OfflineComposer(config.brand, config.templates, registry, config.thresholds)
+            # With an LLM configured it writes the conversational replies from a grounded brief; the
+            # offline composer drafts every reply first and stands in on any fault.
+            composer = (LlmComposeStage(offline, LlmComposer.from_config(config.llm, config.brand), config.brand,
+                                        set(config.admins)) if config.llm.enabled else offline)
             engine = Engine(
                 accept=accept,
                 identify=Identify(customers),
@@ -147,24 +154,21 @@ class Runtime:
                 recommend=Recommend(advisor, config.recommendations, config.thresholds, embedder),
                 decide=Decide(registry, escalation),
                 act=Act(registry, linker),
-                compose=OfflineComposer(config.brand, config.templates, registry, config.thresholds),
+                compose=composer,
                 remember=Remember(log, memory, registry, config.conversation.granularity,
                                   config.thresholds.negative_sentiment),
                 locks=conversation_locks(config.stores.redis_url or os.environ.get("REDIS_URL", "")),
                 feedback_log=feedback_log,
                 desk=handoffs,
             )
-            if config.llm.enabled:
-                raise ConfigError(
-                    "llm.enabled is true, but this version of Rapport composes replies offline only",
-                    fix="set llm.enabled: false (the offline composer answers from knowledge/ and customer data)",
-                )
             delivery = Delivery(engine, poster)
             try:
                 yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine,
                           catalog, insights, privacy, advisor, handoffs, delivery)
             finally:
                 await delivery.stop()  # running turns finish before the stores close
+                if isinstance(composer, LlmComposeStage):
+                    await composer.close()
                 await memory.close()
                 await engine.locks.close()
         finally:

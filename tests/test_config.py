@@ -102,18 +102,6 @@ def test_config_schema_is_json_schema_for_editors() -> None:
     assert schema["$defs"]["Thresholds"]["properties"]["answer_min_similarity"]["maximum"] == 1
 
 
-async def test_enabling_the_llm_says_plainly_that_this_version_has_none(tmp_path: Path) -> None:
-    from bot.runtime import Runtime
-
-    config = load_config(ROOT / "config.yaml", env={}).model_copy(
-        update={"llm": load_config(ROOT / "config.yaml", env={}).llm.model_copy(update={"enabled": True})}
-    )
-    with pytest.raises(ConfigError, match="llm.enabled is true") as caught:
-        async with Runtime.open(config, tmp_path):
-            pass
-    assert "llm.enabled: false" in caught.value.fix
-
-
 # --- rules across fields: each names the key, the bad value and the fix (issue 9, item 10c) ---------
 
 
