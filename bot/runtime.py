@@ -23,7 +23,7 @@ from bot.handoff.escalation import Escalation
 from bot.intents import IntentRouter, check_intent_labels
 from bot.knowledge.catalog_index import CatalogIndex
 from bot.recommend.advisor import ProductAdvisor
-from bot.store.tables import Customer, Ticket, Turn, as_utc
+from bot.store.tables import Ticket, Turn, as_utc
 from bot.embedder import Embedder, embed_async, load_embedder
 from bot.engine import Engine
 from bot.knowledge.ingest import CATALOG, PAGES, PAGES_INTERNAL, IngestReport, KnowledgeFiles, Progress, ingest
@@ -190,13 +190,10 @@ class Runtime:
     async def refresh_stages(self) -> int:
         """Recompute every customer's journey stage (after an import changed their orders); returns changes."""
         changed = 0
-        async with self.database.session() as session:
-            customers = (await session.exec(select(Customer))).all()
-        for customer in customers:
+        for customer in await self.customers.all():
             stage = (await self.insights.build(customer)).stage
             if stage != customer.stage:
-                customer.stage = stage
-                await self.customers.save(customer)
+                await self.customers.update(customer.id, stage=stage)
                 changed += 1
         return changed
 

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel import col, func, or_, select
 
 from bot.store.database import Database
+from bot.store.records import CustomerRecord
 from bot.store.tables import Customer, FeedbackRecord, Handoff, Identity, Turn, as_utc
 
 __all__ = [
@@ -499,13 +500,13 @@ class AdminQueries:
                 func.lower(Customer.external_id).like(pattern), func.lower(Customer.email).like(pattern),
                 func.lower(Customer.name).like(pattern))).order_by(col(Customer.id)).limit(limit))).all())
 
-    async def customer_by_ref(self, ref: str) -> Customer | None:
+    async def customer_by_ref(self, ref: str) -> CustomerRecord | None:
         """By external id, else (digits) by internal id. Emails are not accepted: they would sit in URLs."""
         async with self._db.session() as session:
             found = (await session.exec(select(Customer).where(Customer.external_id == ref))).first()
             if found is None and ref.isdigit():
                 found = await session.get(Customer, int(ref))
-            return found
+            return CustomerRecord.of(found) if found is not None else None
 
     async def platforms(self) -> list[str]:
         async with self._db.session() as session:

@@ -31,6 +31,7 @@ from bot.admin.auth import (
 )
 from bot.admin.queries import ALL, REOPEN_WINDOW, UNANSWERED_ACTIONS, AdminQueries, Period
 from bot.customers.journey import timeline
+from bot.store.records import CustomerRecord
 from bot.store.tables import Customer
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def _templates() -> Environment:
     return env
 
 
-def customer_ref(customer: Customer | None, customer_id: int | None = None) -> str:
+def customer_ref(customer: Customer | CustomerRecord | None, customer_id: int | None = None) -> str:
     """The URL reference of a customer: the external id when there is one, else the internal id."""
     if customer is not None and customer.external_id:
         return customer.external_id
@@ -218,7 +219,7 @@ class ConsoleViews:
                            platforms=await self.queries.platforms(), searched=text, ref=customer_ref,
                            stages=("new", "first_purchase", "active", "at_risk", "lapsed"), notice="")
 
-    async def _customer(self, request: Request) -> Customer | None:
+    async def _customer(self, request: Request) -> CustomerRecord | None:
         return await self.queries.customer_by_ref(request.path_params["ref"])
 
     async def customer(self, request: Request) -> Response:

@@ -14,7 +14,8 @@ from bot.customers.preferences import Fact, facts_of
 from bot.knowledge.catalog_index import CatalogIndex
 from bot.store.database import Database
 from bot.store.statuses import TurnRole
-from bot.store.tables import Customer, Order, OrderLine, ProductEvent, Ticket, Turn, as_utc, utcnow
+from bot.store.records import CustomerRecord
+from bot.store.tables import Order, OrderLine, ProductEvent, Ticket, Turn, as_utc, utcnow
 
 OPEN_STATUSES = {"processing", "shipped"}
 COUNTED_STATUSES = {"processing", "shipped", "delivered"}  # cancelled and returned orders are not value
@@ -109,7 +110,7 @@ class InsightBuilder:
         self.catalog = catalog
         self._rules = rules
 
-    async def build(self, customer: Customer, exclude_conversation: str = "") -> Insights:
+    async def build(self, customer: CustomerRecord, exclude_conversation: str = "") -> Insights:
         assert customer.id is not None
         orders, contact, tickets, browsing = await asyncio.gather(
             self._orders(customer.id),

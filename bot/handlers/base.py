@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bot.stages.understand import Understanding
     from bot.store.customers import CustomerDirectory
     from bot.store.feedback import FeedbackLog
-    from bot.store.tables import Customer
+    from bot.store.records import CustomerRecord
 
 ORDER_SOURCE = Source(title="Your order history", section="", path="orders", score=1.0)
 PERSON = Suggestion("Talk to a person", "I'd like to talk to a person")
@@ -59,7 +59,7 @@ class Situation:
     conversation's dialogue state."""
 
     inbound: Inbound
-    customer: Customer
+    customer: CustomerRecord
     understanding: Understanding
     context: Context
     products: list[Recommendation]
@@ -109,7 +109,7 @@ class Outcome:
     """What a handler's action changed. ``customer`` is who the turn belongs to afterwards: another
     record after a merge, None once forgotten."""
 
-    customer: Customer | None
+    customer: CustomerRecord | None
     link_code: str = ""
     linked: bool = False
     link_problem: str = ""

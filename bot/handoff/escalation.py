@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import Handoff as Rules
 from bot.handoff.rules import EscalationRule, intent_rule, topic_rule
-from bot.store.tables import Customer
+from bot.store.records import CustomerRecord
 from bot.types import SentimentLabel
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class Escalation:
         return (understanding.sentiment.label is SentimentLabel.NEGATIVE
                 and understanding.sentiment.score <= self._negative)
 
-    def rule(self, customer: Customer, understanding: Understanding, state: DialogueState) -> str:
+    def rule(self, customer: CustomerRecord, understanding: Understanding, state: DialogueState) -> str:
         """The first rule that calls for a person (an ``EscalationRule``, or an intent or topic rule), or ""
         to let the bot answer."""
         if understanding.wants_human:
@@ -57,6 +57,6 @@ class Escalation:
         """This miss makes enough in a row to offer a person (a button, not a handoff)."""
         return bool(self._rules.offer_person_after) and state.misses + 1 >= self._rules.offer_person_after
 
-    def _is_vip(self, customer: Customer) -> bool:
+    def _is_vip(self, customer: CustomerRecord) -> bool:
         attributes = customer.attributes or {}
         return any(str(attributes.get(k, "")).lower() == v.lower() for k, v in self._rules.vip.items())

@@ -10,7 +10,7 @@ from bot.config import Brand, Templates, Thresholds
 from bot.customers.preferences import facts_of
 from bot.store.statuses import HandoffStatus
 from bot.handlers.base import PERSON, Decision, Outcome, Registry, Situation, when
-from bot.store.tables import Customer
+from bot.store.records import CustomerRecord
 from bot.types import HandoffNotice, Reply, SentimentLabel, Tone
 
 __all__ = ["Composer", "OfflineComposer", "template_fields", "when"]
@@ -61,7 +61,7 @@ class OfflineComposer:
         )
 
 
-def template_fields(customer: Customer | None, brand: Brand) -> dict[str, str]:
+def template_fields(customer: CustomerRecord | None, brand: Brand) -> dict[str, str]:
     """The fields every reply template may use: {name}, {name_suffix}, {name_comma}, {bot}, {brand}."""
     first = ""
     if customer is not None:

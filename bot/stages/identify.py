@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.store.customers import CustomerDirectory
-from bot.store.tables import Customer
+from bot.store.records import CustomerRecord
 from bot.types import Inbound
 
 
@@ -11,5 +11,5 @@ class Identify:
     def __init__(self, directory: CustomerDirectory) -> None:
         self._directory = directory
 
-    async def __call__(self, inbound: Inbound) -> Customer:
+    async def __call__(self, inbound: Inbound) -> CustomerRecord:
         return await self._directory.identify(inbound)

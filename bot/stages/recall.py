@@ -15,8 +15,7 @@ from bot.store.conversations import ConversationLog
 from bot.store.dialogue import DialogueState, DialogueStore
 from bot.store.memory import CustomerMemory, Memory
 from bot.store.statuses import TurnRole
-from bot.store.records import HandoffRecord, TurnRecord
-from bot.store.tables import Customer
+from bot.store.records import CustomerRecord, HandoffRecord, TurnRecord
 from bot.types import Inbound
 
 
@@ -72,7 +71,7 @@ class Recall:
         self._memories = memories
         self._admins = admins
 
-    async def __call__(self, inbound: Inbound, customer: Customer, understanding: Understanding) -> Context:
+    async def __call__(self, inbound: Inbound, customer: CustomerRecord, understanding: Understanding) -> Context:
         assert customer.id is not None
         staff = not inbound.external and f"{inbound.platform}:{inbound.user_id}" in self._admins
         history = inbound.conversation.scope(self._granularity, inbound.user_id)

@@ -13,7 +13,7 @@ from bot.embedder import Embedder
 from bot.recommend.advisor import ProductAdvisor
 from bot.stages.recall import Context
 from bot.stages.understand import Understanding
-from bot.store.tables import Customer
+from bot.store.records import CustomerRecord
 from bot.types import Recommendation, SentimentLabel
 
 
@@ -32,7 +32,7 @@ class Recommend:
         self._thresholds = thresholds
         self._embedder = embedder
 
-    async def __call__(self, customer: Customer, understanding: Understanding, context: Context) -> Picks:
+    async def __call__(self, customer: CustomerRecord, understanding: Understanding, context: Context) -> Picks:
         if not self._rules.enabled or self._rules.max_per_reply == 0 or customer.id is None:
             return Picks()
         # Fix the problem first: no selling to someone who is upset or waiting for a person.

@@ -9,7 +9,8 @@ from bot.store.conversations import ConversationLog
 from bot.store.dialogue import DialogueState
 from bot.store.memory import CustomerMemory, turn_source
 from bot.store.statuses import TurnRole
-from bot.store.tables import Customer, Handoff, Turn
+from bot.store.records import CustomerRecord
+from bot.store.tables import Handoff, Turn
 from bot.types import Reply, SentimentLabel
 
 
@@ -41,7 +42,7 @@ class Remember:
         self._granularity = granularity
         self._negative = negative_score
 
-    async def __call__(self, situation: Situation, customer: Customer | None, decision: Decision,
+    async def __call__(self, situation: Situation, customer: CustomerRecord | None, decision: Decision,
                        reply: Reply | None) -> None:
         inbound, understanding, context = situation.inbound, situation.understanding, situation.context
         if customer is None:  # forgotten during this turn: keep nothing but the inbox's "answered" mark

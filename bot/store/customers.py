@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import or_, select
+from sqlmodel import col, or_, select, update
 
 from bot.errors import CustomerNotFoundError
 from bot.store.database import Database
+from bot.store.records import CustomerRecord
 from bot.store.tables import Customer, Identity, as_utc, utcnow
 from bot.types import Inbound
 
@@ -17,10 +19,13 @@ LAST_SEEN_PRECISION = timedelta(minutes=1)
 
 
 class CustomerDirectory:
+    """Customers and their platform identities. Hands out :class:`CustomerRecord` values; every write
+    goes through a method taking the customer's id."""
+
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def identify(self, inbound: Inbound) -> Customer:
+    async def identify(self, inbound: Inbound) -> CustomerRecord:
         """The customer behind this platform account, created on first contact.
 
         Identities are only ever matched on (platform, workspace, user id); a display
@@ -49,7 +54,7 @@ class CustomerDirectory:
                             found.organisation = inbound.external_org
                         session.add(found)
                         await session.commit()
-                    return found
+                    return CustomerRecord.of(found)
                 customer = Customer(name=inbound.display_name, organisation=inbound.external_org)
                 session.add(customer)
                 await session.flush()
@@ -65,12 +70,12 @@ class CustomerDirectory:
                 )
                 try:
                     await session.commit()
-                    return customer
+                    return CustomerRecord.of(customer)
                 except IntegrityError:
                     await session.rollback()
         raise RuntimeError("identity insert kept conflicting")  # pragma: no cover
 
-    async def find(self, ref: str) -> Customer:
+    async def find(self, ref: str) -> CustomerRecord:
         """A customer by external id or email address."""
         async with self._db.session() as session:
             customer = (
@@ -81,13 +86,20 @@ class CustomerDirectory:
                 f"no customer with external id or email '{ref}'",
                 fix="check the reference, or import customers first (`rapport import`)",
             )
-        return customer
+        return CustomerRecord.of(customer)
 
-    async def get(self, customer_id: int) -> Customer | None:
+    async def get(self, customer_id: int) -> CustomerRecord | None:
+        """The customer with this id, or None (never stored, or forgotten)."""
         async with self._db.session() as session:
-            return await session.get(Customer, customer_id)
+            found = await session.get(Customer, customer_id)
+        return CustomerRecord.of(found) if found is not None else None
 
-    async def attach(self, customer: Customer, platform: str, workspace: str, platform_user_id: str) -> None:
+    async def all(self) -> list[CustomerRecord]:
+        """Every customer, by id."""
+        async with self._db.session() as session:
+            return [CustomerRecord.of(row) for row in (await session.exec(select(Customer).order_by(col(Customer.id)))).all()]
+
+    async def attach(self, customer: CustomerRecord, platform: str, workspace: str, platform_user_id: str) -> None:
         """Bind a platform account to a known customer (used by the console's ``--as``)."""
         async with self._db.session() as session:
             existing = (
@@ -100,19 +112,22 @@ class CustomerDirectory:
                 )
             ).first()
             if existing is not None:
-                existing.customer_id = customer.id  # type: ignore[assignment]
+                existing.customer_id = customer.id
                 session.add(existing)
             else:
-                assert customer.id is not None
                 session.add(
                     Identity(customer_id=customer.id, platform=platform, workspace=workspace,
                              platform_user_id=platform_user_id, display_name=customer.name)
                 )
             await session.commit()
 
-    async def save(self, customer: Customer) -> Customer:
+    async def update(self, customer_id: int, **changes: Any) -> None:
+        """Store new values for a customer's columns (e.g. ``stage="active"``); a forgotten id changes nothing."""
+        wrong = (set(changes) - set(Customer.model_fields)) | ({"id"} & set(changes))
+        if wrong:
+            raise ValueError(f"not a customer column that can change: {', '.join(sorted(wrong))}")
+        if not changes:
+            return
         async with self._db.session() as session:
-            session.add(customer)
+            await session.exec(update(Customer).where(col(Customer.id) == customer_id).values(**changes))  # type: ignore[call-overload]
             await session.commit()
-            await session.refresh(customer)
-            return customer

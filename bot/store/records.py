@@ -6,11 +6,43 @@ would change nothing stored, or the wrong thing at the next commit. Records are 
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from bot.store.statuses import HandoffStatus, TurnRole
-from bot.store.tables import Handoff, Turn, as_utc
+from bot.store.tables import Customer, Handoff, Turn, as_utc
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    """A person Rapport talks to, as stored when read. ``preferences`` is the facts dict as stored (read it
+    with :func:`bot.customers.preferences.facts_of`); it and ``attributes`` are read-only views."""
+
+    id: int
+    external_id: str | None
+    name: str
+    email: str | None
+    locale: str
+    organisation: str
+    attributes: Mapping[str, Any]
+    preferences: Mapping[str, Any]
+    stage: str
+    created_at: datetime
+    last_seen_at: datetime
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.strip() else ""
+
+    @classmethod
+    def of(cls, row: Customer) -> CustomerRecord:
+        assert row.id is not None, "only stored customers have records"
+        return cls(row.id, row.external_id, row.name, row.email, row.locale, row.organisation,
+                   MappingProxyType(deepcopy(row.attributes or {})), MappingProxyType(deepcopy(row.preferences or {})),
+                   row.stage, as_utc(row.created_at), as_utc(row.last_seen_at))
 
 
 @dataclass(frozen=True, slots=True)
