@@ -129,6 +129,8 @@ class Templates(Section):
     # {order_id}, {items}, {status}, {ordered}, {total} (e.g. "89.00"), {tracking}
     order_facts: str = "Your order {order_id} ({items}) was placed {ordered} and is {status}."
     order_problem_lead: str = "I'm sorry about that{name_suffix}. Here's what applies to your order {order_id} ({items}, {status}):"
+    # A request about an order (a return, a cancellation, an address, its warranty) is no mishap to apologise for.
+    order_request_lead: str = "Here's what applies to your order {order_id} ({items}, {status}){name_suffix}:"
     order_total: str = "Your order {order_id} ({items}) came to ${total}."
     order_when: str = "You placed order {order_id} ({items}) {ordered}."
     order_tracking_only: str = "The tracking number for your order {order_id} ({items}) is {tracking}."

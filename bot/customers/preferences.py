@@ -29,24 +29,32 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("size", re.compile(r"\bi(?:'m| am)?\s*(?:a\s+)?(?:usually\s+)?(?:wear\s+)?(?:a\s+)?size\s+(\d{1,2}(?:\.5)?|xs|s|m|l|xl|xxl)\b", re.I)),
     ("city", re.compile(r"(?i:\bi(?:'ve| have)?\s*(?:just\s+|recently\s+)?(?:moved|relocated) to)\s+" + _PLACE)),
     ("city", re.compile(r"(?i:\bi (?:live|am based|'m based|now live) in)\s+" + _PLACE)),
+    # Typed in lower case ("i moved to lyon"): one word that ends the sentence, so "to the new flat" is no city.
+    ("city", re.compile(r"(?i:\bi(?:'ve| have)?\s*(?:just\s+|recently\s+)?(?:moved|relocated) to|\bi (?:live|now live) in)"
+                        r"\s+([a-z][a-z'-]{2,})(?=\s*(?:[.!,;?]|$))", re.I)),
 )
 # "my dog is called Rex", "my dog's name is Rex", "our cat is named Luna"
 _PET_NAME = re.compile(rf"(?i:\b(?:my|our)\s+(?:new\s+)?{_PETS}(?:'s name is|'s name's| is called| is named| is| called| named|,))\s+"
                        rf"(?:called\s+|named\s+)?{_NAME}\b")
+# Typed in lower case ("my dog is called rex"): only after "called"/"named"/"name is" and ending the sentence,
+# so "my dog is sick" or "my dog is called by the vet" is no name.
+_PET_NAME_LOWER = re.compile(rf"(?i:\b(?:my|our)\s+(?:new\s+)?{_PETS}(?:'?s name is| is called| is named| called| named))\s+"
+                             r"([a-z][a-z'-]{1,20})(?=\s*(?:[.!,;?]|$))")
+_NOT_PLACES = {"the", "a", "an", "another", "new", "here", "there", "town", "city", "abroad", "you"}
 _PET_WORDS = {"puppy": "dog", "kitten": "cat", "bunny": "rabbit"}
 _NOT_NAMES = {"is", "was", "sick", "ill", "old", "young", "happy", "sad", "hurt", "allergic", "hungry", "the", "a", "an", "not", "very"}
 
-# Questions asking a fact back: key, pattern. "what's my dog's name", "do you remember my name",
+# Questions asking a fact back: key, pattern. "what's my dog's name" (or "whats my dogs name"), "do you remember my name",
 # "where do I live", "what did I say my diet was".
 _QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("{pet}_name", re.compile(rf"\b(?:what(?:'s| is| was)|do you (?:remember|know))\s+(?:the name of\s+)?my\s+{_PETS}(?:'s)?\s*(?:name|called)?\b", re.I)),
-    ("{pet}_name", re.compile(rf"\bwhat(?:'s| is)\s+my\s+{_PETS}\s+called\b", re.I)),
-    ("name", re.compile(r"\b(?:what(?:'s| is)|do you (?:remember|know))\s+my name\b|\bwho am i\b", re.I)),
-    ("city", re.compile(r"\bwhere do i live\b|\b(?:what(?:'s| is)|do you (?:remember|know))\s+my (?:city|town)\b|\bwhere did i (?:say i )?move", re.I)),
-    ("diet", re.compile(r"\b(?:what(?:'s| is)|do you (?:remember|know))\s+(?:what\s+)?(?:my )?diet\b|\bwhat do i eat\b|"
+    ("{pet}_name", re.compile(rf"\b(?:wh?at(?:'?s| is| was)|do you (?:remember|know))\s+(?:the name of\s+)?my\s+{_PETS}(?:'?s)?\s*(?:name|called)?\b", re.I)),
+    ("{pet}_name", re.compile(rf"\bwh?at(?:'?s| is)\s+my\s+{_PETS}\s+called\b", re.I)),
+    ("name", re.compile(r"\b(?:wh?at(?:'?s| is)|do you (?:remember|know))\s+my name\b|\bwho am i\b", re.I)),
+    ("city", re.compile(r"\bwhere do i live\b|\b(?:wh?at(?:'?s| is)|do you (?:remember|know))\s+my (?:city|town)\b|\bwhere did i (?:say i )?move", re.I)),
+    ("diet", re.compile(r"\b(?:wh?at(?:'?s| is)|do you (?:remember|know))\s+(?:what\s+)?(?:my )?diet\b|\bwhat do i eat\b|"
                         r"\bam i (?:a\s+)?(?:vegan|vegetarian)\b|\bwhat diet (?:do )?i (?:follow|have|eat)\b|\bwhat (?:food|foods) (?:can'?t|don'?t) i eat\b", re.I)),
-    ("allergy", re.compile(r"\bwhat am i allergic to\b|\b(?:what(?:'s| is)|do you (?:remember|know))\s+my allerg", re.I)),
-    ("size", re.compile(r"\bwhat(?:'s| is)\s+my size\b|\bwhat size (?:am i|do i wear)\b", re.I)),
+    ("allergy", re.compile(r"\bwhat am i allergic to\b|\b(?:wh?at(?:'?s| is)|do you (?:remember|know))\s+my allerg", re.I)),
+    ("size", re.compile(r"\bwh?at(?:'?s| is)\s+my size\b|\bwhat size (?:am i|do i wear)\b", re.I)),
 )
 
 
@@ -75,10 +83,14 @@ def stated_facts(text: str, at: datetime | None = None) -> dict[str, Fact]:
         match = pattern.search(text)
         if match and key not in found:
             value = match.group(1).strip()
-            if key not in {"preferred_name", "name", "city"}:
+            if key == "city" and value.islower():
+                if value in _NOT_PLACES:
+                    continue
+                value = value.title()
+            elif key not in {"preferred_name", "name", "city"}:
                 value = value.lower().replace("e-mail", "email")
             found[key] = Fact(key, value, at)
-    for match in _PET_NAME.finditer(text):
+    for match in [*_PET_NAME.finditer(text), *_PET_NAME_LOWER.finditer(text)]:
         animal, name = match.group(1).lower(), match.group(2)
         if name.lower() in _NOT_NAMES:
             continue

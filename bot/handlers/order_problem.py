@@ -10,6 +10,10 @@ from bot.handlers.order_status import default_order, order_fields, status_text
 from bot.types import Tone
 
 
+# Kinds that are something the customer wants done, not something that went wrong.
+_REQUESTS = frozenset({"return", "cancel", "address", "warranty_terms"})
+
+
 class OrderProblem(Handler):
     name = "order_problem"
     ask_feedback = True
@@ -42,25 +46,31 @@ class OrderProblem(Handler):
         # The customer's own words may find a more specific section of the same page ("Can I return running
         # shoes I've already worn?", "Which items can't be returned?") than the problem's general one.
         # Only for returns: that page's sections each answer a different case of one question.
-        floor = self.services.thresholds.clarify_min_similarity
-        own = next((h for h in situation.context.knowledge if h.source == problem.page and h.similarity >= floor),
-                   None) if problem.kind == "return" else None
+        # Only a clear match: "can I return it?" names no case, and the page's general answer is the right one.
+        floor = self.services.thresholds.answer_min_similarity
+        own = next((h for h in situation.context.knowledge
+                    if h.source == problem.page and h.similarity >= floor and h.confident), None) \
+            if problem.kind == "return" else None
         return Outcome(situation.customer, found=own or await _section(problem, knowledge, embedder))
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
         order = decision.order
         assert order is not None
         fields = order_fields(order)
+        extra = {k: v for k, v in fields.items() if k not in fill}
         if decision.detail in {"late", "missing"}:
             lead = status_text(order, self.t)
+        elif decision.detail in _REQUESTS:
+            lead = fmt(self.t.order_request_lead, fill, **extra)
         else:
-            lead = fmt(self.t.order_problem_lead, fill, **{k: v for k, v in fields.items() if k not in fill})
+            lead = fmt(self.t.order_problem_lead, fill, **extra)
         parts = [lead]
         sources = [ORDER_SOURCE]
         if outcome.found is not None:
             parts.append(f"{plain(outcome.found.text)}\n\nSource: {outcome.found.title} — {outcome.found.section}")
             sources.insert(0, source_of(outcome.found))
-        return Draft("\n\n".join(parts), sources=tuple(sources), tone=Tone.EMPATHETIC)
+        tone = Tone.NEUTRAL if decision.detail in _REQUESTS else Tone.EMPATHETIC
+        return Draft("\n\n".join(parts), sources=tuple(sources), tone=tone)
 
 
 async def _section(problem: Problem, knowledge: object, embedder: object):  # type: ignore[no-untyped-def]
