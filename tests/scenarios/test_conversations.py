@@ -17,7 +17,7 @@ from bot.scenarios.report import print_scenario, print_summary
 ROOT = Path(__file__).resolve().parents[2]
 CONVERSATIONS = ROOT / "tests" / "conversations"
 # Raised to 0.95 when the conversation redesign of issue 10 lands; until then the run reports, not gates.
-MIN_PASS = 0.0
+MIN_PASS = 0.95  # issue 10: at least 95% of the checks; today 336 of 338 pass
 MIN_SCENARIOS = 80
 
 
