@@ -130,3 +130,17 @@ def sample_reply(conversation: ConversationKey | None = None, in_reply_to: str =
     }
     fields.update(changes)
     return Reply(**fields)
+
+
+async def until_healthy(process: asyncio.subprocess.Process, port: int, tries: int = 1200) -> None:
+    """Poll a `rapport serve` process's /healthz until it answers 200; fail with its stderr if it died."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(tries):
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            if process.returncode is not None:
+                stderr = await process.stderr.read() if process.stderr else b""
+                raise AssertionError(stderr.decode()[-3000:])
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"rapport serve was not healthy on port {port}")

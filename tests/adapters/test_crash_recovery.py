@@ -21,6 +21,7 @@ import yaml
 
 from aiohttp import web
 
+from tests.adapters.support import until_healthy
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, event_envelope, mention, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,14 +78,7 @@ async def serve_process(config: Path, data_dir: Path, port: int) -> AsyncIterato
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(1200):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                if process.returncode is not None:
-                    raise AssertionError((await process.stderr.read()).decode()[-3000:])  # type: ignore[union-attr]
-                await asyncio.sleep(0.05)
+        await until_healthy(process, port)
         yield process
     finally:
         if process.returncode is None:

@@ -21,7 +21,7 @@ from adapters.telegram import TelegramAdapter
 from bot.cli import platforms
 from bot.config import Config, DiscordPlatform, SlackPlatform, TelegramPlatform
 from bot.errors import ConfigError
-from tests.adapters.support import Turns, running, web_process, with_platforms
+from tests.adapters.support import Turns, running, until_healthy, web_process, with_platforms
 from tests.fakes.discord import DM_CHANNEL_ID, FakeDiscord, message_payload
 from tests.fakes.slack import FakeSlack, direct_message, event_envelope
 from tests.fakes.telegram import TOKEN, FakeTelegram, private_message
@@ -151,14 +151,8 @@ async def test_serve_process_listens_on_port_and_stops_cleanly_on_sigterm(tmp_pa
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
+        await until_healthy(process, port)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(600):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                if process.returncode is not None:
-                    break
-                await asyncio.sleep(0.05)
             report = (await client.get("/healthz")).json()
             assert report["status"] == "ok" and report["platforms"] == {}
         process.send_signal(signal.SIGTERM)
