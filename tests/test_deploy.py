@@ -221,11 +221,23 @@ async def test_serve_answers_metrics_in_prometheus_text_format(repo_config: Conf
 
 @pytest.fixture
 def root_logging() -> Iterator[None]:
+    """The root logger as configure_logging leaves it, and Rapport's loggers as a fresh process has them
+    (earlier tests in the same process may have set their levels or filters)."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    ours = [logging.getLogger(name) for name in ("rapport", "rapport.engine", "rapport.web")]
+    saved = [(logger, logger.level, list(logger.filters), logger.disabled) for logger in ours]
+    for logger in ours:
+        logger.setLevel(logging.NOTSET)
+        logger.filters.clear()
+        logger.disabled = False
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for logger, old_level, filters, disabled in saved:
+        logger.setLevel(old_level)
+        logger.filters[:] = filters
+        logger.disabled = disabled
 
 
 def test_json_logs_carry_ids_and_never_an_exceptions_message(root_logging: None) -> None:
