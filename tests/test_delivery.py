@@ -276,3 +276,15 @@ async def test_a_reply_taken_over_from_a_process_that_died_mid_send_is_marked_ma
     await outbox.retry_later(second, timedelta(0), "502")
     third = await outbox.lease(key, "process-b")
     assert third is not None and not third.reply.maybe_sent  # its own failed attempt: it knows how that went
+
+
+async def test_an_agents_relay_in_flight_never_holds_the_customers_turns(runtime: Runtime) -> None:
+    platform = Platform()
+    runtime.delivery.add_sender("test", platform.send)
+    inbound = message("how long does shipping take?", "after-relay", seconds=5)
+    relay = Inbound(platform="desk", conversation=inbound.conversation, user_id="agent", text="hi",
+                    message_id="desk-1")
+    assert await Inbox(runtime.database).claim(relay)  # the relay is mid-way (claimed, not yet recorded)
+    await runtime.delivery.receive(inbound)
+    await settle(runtime.delivery)
+    assert len(platform.texts_for("after-relay")) == 1

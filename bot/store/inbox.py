@@ -160,9 +160,11 @@ class Inbox:
     async def claim(self, inbound: Inbound) -> bool:
         """Mark a message as taken once, for work that is not a queued turn (an agent's relay):
         True the first time, False for a redelivery. ``release`` undoes a claim whose work failed."""
+        # A claim is no turn: kept out of every conversation's queue, so it can never stand at the head
+        # of the customer's queue (lease_next never passes an unfinished head) and hold their turns.
         return await self._db.insert_once(InboxEntry(
             platform=inbound.platform, message_id=message_digest(inbound.platform, inbound.message_id),
-            status=InboxStatus.PROCESSING, conversation=conversation_digest(inbound.conversation)))
+            status=InboxStatus.PROCESSING, conversation=conversation_digest(f"claim:{inbound.conversation}")))
 
     async def release(self, inbound: Inbound) -> None:
         key = message_digest(inbound.platform, inbound.message_id)
