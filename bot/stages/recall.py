@@ -81,7 +81,7 @@ class Recall:
             self._log.recent(history, customer.id, self._recent),
             self._memory.recall(customer.id, understanding.embedding, self._memories),
             self._knowledge.search(understanding.embedding, limit=3, include_internal=staff, **words),
-            self._log.open_handoff(inbound.conversation),
+            self._log.open_handoff(inbound.conversation, customer.id),
             self._insights.build(customer, exclude_conversation=history),
             self._state(history, customer.id),
         )

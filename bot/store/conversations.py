@@ -95,13 +95,17 @@ class ConversationLog:
             )
             await session.commit()
 
-    async def open_handoff(self, conversation: ConversationKey) -> HandoffRecord | None:
-        """The handoff a person holds in this conversation (pending or claimed), if any."""
+    async def open_handoff(self, conversation: ConversationKey, customer_id: int) -> HandoffRecord | None:
+        """The handoff a person holds for this customer in this conversation (pending or claimed), if any.
+
+        By customer too: in a shared channel or thread, one customer's handoff must neither silence
+        another customer nor forward their words to that handoff's agent."""
         async with self._db.session() as session:
             row = (
                 await session.exec(
                     select(Handoff).where(
-                        Handoff.conversation == str(conversation), col(Handoff.status).in_(OPEN_HANDOFF)
+                        Handoff.conversation == str(conversation), Handoff.customer_id == customer_id,
+                        col(Handoff.status).in_(OPEN_HANDOFF)
                     )
                 )
             ).first()

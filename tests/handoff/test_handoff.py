@@ -217,3 +217,16 @@ async def test_a_desk_outage_loses_no_reply_and_the_handoff_is_announced_later(r
     assert await adapter.say("hello?", user="U6", name="Eve") is None
     assert len(desk.announced) == 1 and desk.forwarded == ["hello?"]
     assert (await open_handoff(runtime)).desk_ref.startswith("thread-")
+
+
+async def test_one_customers_handoff_in_a_shared_thread_neither_silences_nor_forwards_another(
+    runtime: Runtime,
+) -> None:
+    """A shared Slack Connect thread: Dana asked for a person; Eli, in the same thread, still gets the bot
+    (before, Dana's open handoff silenced him and sent his words to her agent)."""
+    adapter = RecordingAdapter(runtime.engine.handle)
+    where = {"channel": "C-SHARED", "thread": "1700.1"}
+    assert (await adapter.say("I want to talk to a person", user="U-dana", **where)).handoff is not None
+    assert await adapter.say("are you still there?", user="U-dana", **where) is None  # a person has Dana
+    eli = await adapter.say("how long does shipping take?", user="U-eli", **where)
+    assert eli is not None and "business days" in eli.text

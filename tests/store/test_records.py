@@ -32,7 +32,7 @@ async def test_recall_reads_the_conversation_and_its_handoff_as_frozen_records(
     with pytest.raises(dataclasses.FrozenInstanceError):
         turns[0].text = "rewritten"  # type: ignore[misc]
 
-    handoff = await runtime.log.open_handoff(inbound.conversation)
+    handoff = await runtime.log.open_handoff(inbound.conversation, customer_id)
     assert isinstance(handoff, HandoffRecord)
     assert handoff.status is HandoffStatus.PENDING and handoff.rule == "asked_for_person"
     with pytest.raises(dataclasses.FrozenInstanceError):
