@@ -45,8 +45,12 @@ class Period:
     def parse(cls, first: str | None, last: str | None, today: date | None = None) -> Period:
         """``YYYY-MM-DD`` strings, each optional (default: the last 30 days up to today); ValueError if bad."""
         today = today or datetime.now(UTC).date()
-        last_day = date.fromisoformat(last) if last else today
-        first_day = date.fromisoformat(first) if first else last_day - timedelta(days=DEFAULT_DAYS - 1)
+        try:
+            last_day = date.fromisoformat(last) if last else today
+            first_day = date.fromisoformat(first) if first else last_day - timedelta(days=DEFAULT_DAYS - 1)
+            last_day + timedelta(days=1)  # the period's end must be a date too (not past 9999-12-31)
+        except OverflowError as error:
+            raise ValueError("the period runs past the calendar") from error
         if first_day > last_day:
             raise ValueError("the period's start is after its end")
         return cls(first_day, last_day)
@@ -504,7 +508,8 @@ class AdminQueries:
         """By external id, else (digits) by internal id. Emails are not accepted: they would sit in URLs."""
         async with self._db.session() as session:
             found = (await session.exec(select(Customer).where(Customer.external_id == ref))).first()
-            if found is None and ref.isdigit():
+            # ASCII digits only ("²" is a digit to str.isdigit), and within a database integer.
+            if found is None and ref.isascii() and ref.isdigit() and len(ref) < 19:
                 found = await session.get(Customer, int(ref))
             return CustomerRecord.of(found) if found is not None else None
 

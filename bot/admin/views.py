@@ -71,9 +71,13 @@ def customer_ref(customer: Customer | CustomerRecord | None, customer_id: int | 
     return str(customer.id if customer is not None else customer_id)
 
 
+# Ids and page numbers from a URL stay within a database integer: a larger one is no row, not a 500.
+_MAX_ID = 2**40
+
+
 def _int(value: str | None, default: int, low: int = 0) -> int:
     try:
-        return max(low, int(value)) if value else default
+        return min(max(low, int(value)), _MAX_ID) if value else default
     except ValueError:
         return default
 
@@ -191,7 +195,8 @@ class ConsoleViews:
                            query=urlencode({k: v for k, v in filters.items() if v}))
 
     async def conversation(self, request: Request) -> Response:
-        transcript = await self.queries.transcript(int(request.path_params["ref"]))
+        ref = int(request.path_params["ref"])
+        transcript = await self.queries.transcript(ref) if ref < _MAX_ID else None
         if transcript is None:
             return self._missing(request, "conversation")
         customer = await self._runtime.customers.get(transcript.customer_id)
@@ -297,7 +302,7 @@ class ConsoleViews:
         return await self._handoff_action(request, "resolve")
 
     async def _handoff_action(self, request: Request, action: str) -> Response:
-        handoff_id = int(request.path_params["id"])
+        handoff_id = min(int(request.path_params["id"]), _MAX_ID)
         desk = self._runtime.desk
         result = await (desk.agent_claim if action == "claim" else desk.agent_resolve)(handoff_id, AGENT)
         if not result.ok:

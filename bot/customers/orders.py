@@ -85,7 +85,8 @@ def by_product(text: str, orders: Sequence[OrderSummary]) -> OrderSummary | None
         for item in order.items:
             name = _singular(_words(item.name))
             shared = said & name
-            head = _singular(_words(item.name.split(",")[0].split()[-1]))  # "Halo LED Desk Lamp" -> lamp
+            words = item.name.split(",")[0].split()
+            head = _singular(_words(words[-1])) if words else set()  # "Halo LED Desk Lamp" -> lamp
             # Two shared words ("desk lamp"), or the product's head noun ("my lamp").
             if len(shared) > best_overlap and (len(shared) >= 2 or shared & head):
                 best, best_overlap = order, len(shared)

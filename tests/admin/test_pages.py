@@ -260,3 +260,11 @@ async def test_memory_delete_ingest_and_nothing_personal_in_logs(
     logged = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records if r.name != "httpx")  # the test's client
     for secret in (TOKEN, "a-wrong-token-for-the-log", "ana.silva@example.com", "Ana Silva", "how long does shipping"):
         assert secret not in logged, secret
+
+
+async def test_out_of_range_dates_ids_and_pages_are_no_server_error(client: httpx.AsyncClient) -> None:
+    for path in ("/admin/?to=9999-12-31", "/admin/?from=0001-01-01&to=0001-01-05", "/admin/customers/%C2%B2",
+                 "/admin/conversations/99999999999999999999", "/admin/conversations?page=99999999999999999999",
+                 "/admin/customers?page=99999999999999999999", "/admin/customers/99999999999999999999"):
+        response = await client.get(path, headers=BEARER)
+        assert response.status_code < 500, (path, response.status_code)
