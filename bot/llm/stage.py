@@ -42,7 +42,14 @@ class LlmComposeStage:
         inbound = situation.inbound
         staff = not inbound.external and f"{inbound.platform}:{inbound.user_id}" in self._admins
         first = template_fields(outcome.customer or situation.customer, self._brand)["name"]
-        return await self._llm.compose(request_from_turn(situation, decision, draft, staff=staff, first_name=first))
+        try:
+            return await self._llm.compose(request_from_turn(situation, decision, draft, staff=staff, first_name=first))
+        except Exception as error:
+            # A bug in the brief, the checks or the restore must not cost the customer their answer: a failed
+            # turn is retried and then set aside, while the draft is right here.
+            log.exception("the LLM composer failed; the offline reply goes out",
+                          extra={"platform": inbound.platform, "error": type(error).__name__})
+            return draft
 
     async def close(self) -> None:
         await self._llm.close()

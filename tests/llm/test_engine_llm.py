@@ -65,3 +65,13 @@ async def test_commands_and_exports_keep_the_offline_words(ana: RecordingAdapter
 
     assert reply is not None and reply.files and not reply.text.startswith("Sure thing!")
     assert fake.requests == []
+
+
+async def test_a_bug_inside_the_llm_composer_still_gets_ana_the_offline_reply(
+        ana: RecordingAdapter, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_brief(*args: object, **kwargs: object) -> object:
+        raise KeyError("a bug in the brief builder")
+
+    monkeypatch.setattr("bot.llm.brief.BriefBuilder.build", broken_brief)
+    reply = await ana.say("where is my order 1042?", user="U-ana", channel="DA")
+    assert reply is not None and "1042" in reply.text and not reply.text.startswith("Sure thing!")
