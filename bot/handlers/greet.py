@@ -13,15 +13,18 @@ class Greet(Handler):
         command = situation.understanding.command
         if command is not None and command.known and command.name == "start" and not command.argument:
             return self.decision("start without a code")
-        return self.decision("greeting") if command is None and situation.understanding.is_greeting else None
+        if command is not None or not situation.understanding.is_greeting:
+            return None
+        # The news a returning customer is greeted with is their open order: it is then under discussion,
+        # so "how much was it?" right after means that order.
+        news = situation.context.insights.open_orders[:1] if situation.context.returning else []
+        return self.decision("greeting", order=news[0]) if news else self.decision("greeting")
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
         context = situation.context
         if not context.returning:
             return Draft(fmt(self.t.greeting, fill))
-        news = ""
-        for order in context.insights.open_orders[:1]:
-            news = status_text(order, self.t) + " "
+        news = status_text(decision.order, self.t) + " " if decision.order is not None else ""
         if not news and context.insights.open_tickets:
             news = f"I can see your open request about “{context.insights.open_tickets[0]}”. "
         return Draft(fmt(self.t.greeting_returning, fill, news=news))
