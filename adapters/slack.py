@@ -144,7 +144,7 @@ def event_to_inbound(body: Mapping[str, Any], bot_user_id: str, home_team: str =
             return None
     elif kind != "app_mention":
         return None
-    if event.get("subtype") not in PERSON_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):
+    if not _a_person_wrote(event):
         return None
     user, channel, ts = _text(event.get("user")), _text(event.get("channel")), _text(event.get("ts"))
     if not (user and channel and ts) or user == bot_user_id:
@@ -236,7 +236,7 @@ def desk_message(body: Mapping[str, Any], desk_channel: str, bot_user_id: str) -
         return None
     if _text(event.get("channel")) != desk_channel:
         return None
-    if event.get("subtype") not in PERSON_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):
+    if not _a_person_wrote(event):
         return None
     user, ts, thread = _text(event.get("user")), _text(event.get("ts")), _text(event.get("thread_ts"))
     if not (user and ts and thread) or thread == ts or user == bot_user_id:
@@ -296,6 +296,15 @@ def click_to_turn(body: Mapping[str, Any], home_team: str = "") -> Inbound | Fee
             received_at=_from_ts(action_ts),
         )
     return None
+
+
+def _a_person_wrote(event: Mapping[str, Any]) -> bool:
+    """A person's own message: no subtype (or a person's one — checked as a string: a signed body may carry
+    any JSON there, e.g. a list, which a set lookup cannot take), and not a bot's."""
+    subtype = event.get("subtype")
+    if subtype is not None and not isinstance(subtype, str):
+        return False
+    return subtype in PERSON_SUBTYPES and not event.get("bot_id") and not event.get("bot_profile")
 
 
 def _envelope_team(body: Mapping[str, Any]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.slack import (
     FEEDBACK_ACTION,
     FEEDBACK_BLOCK,
@@ -160,3 +162,11 @@ def test_external_user_clicking_a_suggestion_stays_external() -> None:
     message = {"type": "message", "ts": "1700000001.000500", "thread_ts": "1700000000.000100", "text": "…"}
     turn = click_to_turn(button_click(message, f"{SUGGEST_ACTION}_0", "goodwill credit?", user_team=OTHER_TEAM), TEAM)
     assert isinstance(turn, Inbound) and turn.external and turn.external_org == OTHER_TEAM
+
+
+@pytest.mark.parametrize("subtype", [[], {}, 7, True])
+def test_a_subtype_that_is_not_a_string_is_dropped_not_a_crash(subtype: object) -> None:
+    # Found by the webhook fuzz test: `[] in frozenset(...)` raised TypeError inside bolt's listener.
+    body = event_envelope(direct_message("hi"))
+    body["event"]["subtype"] = subtype
+    assert event_to_inbound(body, BOT_USER, TEAM) is None
