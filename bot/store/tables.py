@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.store.statuses import HandoffStatus, InboxStatus, OutboxStatus
@@ -292,3 +292,28 @@ class DialogueStateRow(SQLModel, table=True):
     misses: int = 0
     negatives: int = 0
     updated_at: datetime = _when()
+
+
+class AnswerVote(SQLModel, table=True):
+    """One customer's 👍 (+1) or 👎 (-1) on one knowledge section they were answered with.
+
+    ``question`` is the float32 unit vector of the question that section answered: votes re-rank the
+    section only for questions of similar meaning (bot/learning). It is derived from the customer's
+    words, so /forget deletes it with the customer. One row per customer and section: a later vote
+    replaces the earlier one, so nobody counts twice.
+    """
+
+    __tablename__ = "answer_vote"
+    __table_args__ = (UniqueConstraint("customer_id", "source", "chunk", name="uq_answer_vote_section"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    source: str = Field(max_length=300)  # the section's page path, as KnowledgeHit.source
+    chunk: int = 0
+    section: str = Field(default="", max_length=300)
+    polarity: int  # +1 helpful, -1 not helpful
+    question: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    conversation: str = Field(default="", max_length=600)
+    in_reply_to: str = Field(default="", max_length=200)
+    created_at: datetime = _when()
+    updated_at: datetime = _when(index=True)
