@@ -20,7 +20,7 @@ from bot.stages.recommend import Recommend
 from bot.stages.remember import Remember
 from bot.stages.understand import Understand
 from bot.store.feedback import FeedbackLog
-from bot.store.inbox import Arrival, QueuedMessage
+from bot.store.inbox import Arrival, LeaseLost, QueuedMessage
 from bot.store.outbox import with_key
 from bot.types import ConversationKey, Feedback, FeedbackKind, Inbound, Reply
 
@@ -75,6 +75,10 @@ class Engine:
                 try:
                     async with self.accept.leased(message):
                         reply = await self._turn(message)
+                except LeaseLost:
+                    # Another process took this turn over and answered it; ours is dropped whole.
+                    log.warning("lost the lease of a turn; dropped it", extra={"inbox_id": message.entry_id})
+                    continue
                 except Exception as error:
                     METRICS.error("engine", error)
                     METRICS.observe_turn(conversation.platform, TurnOutcome.FAILED, time.perf_counter() - started)

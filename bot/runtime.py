@@ -156,7 +156,7 @@ class Runtime:
                 act=Act(registry, linker),
                 compose=composer,
                 remember=Remember(log, memory, registry, config.conversation.granularity,
-                                  config.thresholds.negative_sentiment),
+                                  config.thresholds.negative_sentiment, owner=accept.owner),
                 locks=conversation_locks(config.stores.redis_url or os.environ.get("REDIS_URL", "")),
                 feedback_log=feedback_log,
                 desk=handoffs,

@@ -288,3 +288,50 @@ async def test_an_agents_relay_in_flight_never_holds_the_customers_turns(runtime
     await runtime.delivery.receive(inbound)
     await settle(runtime.delivery)
     assert len(platform.texts_for("after-relay")) == 1
+
+
+async def test_a_process_that_stalled_past_its_lease_stores_nothing_twice(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process stalls mid-turn (its heartbeat cannot run), its lease runs out and another process
+    answers the message; when the first wakes up, its stale turn is dropped whole, not stored again
+    and not an error."""
+    import copy
+
+    from bot.locks import ConversationLocks
+
+    monkeypatch.setattr(inbox_module, "LEASE", timedelta(seconds=0.3))
+
+    class Stalled(Inbox):
+        async def renew(self, message: object) -> bool:  # the stalled loop never renews the lease
+            return True
+
+    def as_process(owner: str, inbox: Inbox) -> object:
+        remember = copy.copy(runtime.engine.remember)
+        remember._owner = owner
+        return replace(runtime.engine, accept=Accept(inbox, owner=owner), remember=remember,
+                       locks=ConversationLocks())
+
+    slow, fast = as_process("slow", Stalled(runtime.database)), as_process("fast", Inbox(runtime.database))
+    entered, wake = asyncio.Event(), asyncio.Event()
+    understand = runtime.engine.understand
+
+    async def stalls(inbound: Inbound) -> object:
+        entered.set()
+        await wake.wait()
+        return await understand(inbound)
+
+    slow = replace(slow, understand=stalls)
+    inbound = message("how long does shipping take?", "stall-1")
+    await slow.receive(inbound)
+    stalled = asyncio.create_task(slow.run_queue(inbound.conversation))
+    await entered.wait()
+    await asyncio.sleep(0.4)  # the stalled process's lease runs out
+    assert set(await fast.run_queue(inbound.conversation)) == {"stall-1"}
+    wake.set()
+    assert await stalled == {}  # dropped whole: no reply, no error
+    async with runtime.database.session() as session:
+        turns = (await session.exec(select(Turn).where(Turn.message_id == "stall-1"))).all()
+        outbox = (await session.exec(select(OutboxEntry))).all()
+    assert len(turns) == 1 and len(outbox) == 1
+    assert (await entry_of(runtime, "stall-1")).status == "answered"

@@ -11,7 +11,7 @@ from sqlmodel import col, select, update
 from bot.store.database import Database
 from bot.store.dialogue import DialogueState, save_state
 from bot.store.tables import Customer, ForgottenCustomer, Handoff, InboxEntry, Turn, as_utc, utcnow
-from bot.store.inbox import message_digest
+from bot.store.inbox import LeaseLost, message_digest
 from bot.store.outbox import new_entry
 from bot.store.records import HandoffRecord, TurnRecord
 from bot.store.statuses import OPEN_HANDOFF, InboxStatus
@@ -66,16 +66,35 @@ class ConversationLog:
         customer_id: int | None = None,
         customer_since: datetime | None = None,
         state: DialogueState | None = None,
+        owner: str | None = None,
     ) -> None:
         """Store a turn and its answer, any handoff and profile changes, the reply in the outbox, and
         close the inbox entry, atomically: a turn is never stored without its reply waiting to go out,
         and never run twice. The reply must carry its ``delivery_key``; ``state`` (the conversation's
-        dialogue state after this turn) is written in the same transaction."""
+        dialogue state after this turn) is written in the same transaction.
+
+        With ``owner`` (the process leasing the turn), nothing is stored unless the inbox entry is still
+        this owner's running turn: a process that stalled past its lease while another took the turn
+        over and finished it must not store the turn a second time (``LeaseLost``)."""
         async with self._db.session() as session:
             if await _forgotten_meanwhile(session, customer_id, customer_since):
                 # A /forget of this customer ran while this turn did (in another conversation): the
                 # turn's words must not outlive it. The reply still goes out; nothing else is kept.
                 turns, handoff, customer_changes, customer_id, state = [], None, None, None, None
+            entry = [col(InboxEntry.platform) == inbound.platform,
+                     col(InboxEntry.message_id) == message_digest(inbound.platform, inbound.message_id)]
+            if owner is not None:
+                entry += [col(InboxEntry.owner) == owner, col(InboxEntry.status) == InboxStatus.PROCESSING]
+            marked = await session.exec(
+                update(InboxEntry)
+                .where(*entry)
+                .values(status=InboxStatus.ANSWERED if answered else InboxStatus.SILENT, finished_at=utcnow(), payload=None,
+                        owner="", lease_until=None)
+            )
+            # First, before anything is added: the inbox mark proves the turn is still ours.
+            if owner is not None and marked.rowcount != 1:
+                await session.rollback()
+                raise LeaseLost(inbound.message_id)
             session.add_all(list(turns))
             if reply is not None:
                 session.add(new_entry(reply, customer_id))
@@ -86,13 +105,6 @@ class ConversationLog:
             if customer_changes and customer_changes[1]:
                 customer_id, changes = customer_changes
                 await session.exec(update(Customer).where(col(Customer.id) == customer_id).values(**changes))  # type: ignore[call-overload]
-            await session.exec(
-                update(InboxEntry)
-                .where(col(InboxEntry.platform) == inbound.platform,
-                       col(InboxEntry.message_id) == message_digest(inbound.platform, inbound.message_id))
-                .values(status=InboxStatus.ANSWERED if answered else InboxStatus.SILENT, finished_at=utcnow(), payload=None,
-                        owner="", lease_until=None)
-            )
             await session.commit()
 
     async def open_handoff(self, conversation: ConversationKey, customer_id: int) -> HandoffRecord | None:

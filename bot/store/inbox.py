@@ -46,6 +46,10 @@ def message_digest(platform: str, message_id: str) -> str:
     return hashlib.sha256(f"{platform}\x00{message_id}".encode()).hexdigest()[:40]
 
 
+class LeaseLost(Exception):
+    """The turn's lease passed to another process (this one stalled past it): its work is not stored."""
+
+
 class Arrival(StrEnum):
     NEW = "new"  # stored now: its turn is to run
     PENDING = "pending"  # stored before and not finished (queued, or running somewhere)
