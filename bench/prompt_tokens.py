@@ -108,7 +108,7 @@ def main() -> None:
         print(json.dumps(figures, indent=2))
         return
     print(f"turn {args.turns}: brief {brief.tokens} tokens, full-history buffer {buffer} tokens, "
-          f"ratio {figures['ratio']:.0%} (target <= 30%)")
+          f"ratio {brief.tokens / buffer:.1%} (target <= 30%)")
     print("brief blocks:", ", ".join(f"{k} {v}" for k, v in brief.blocks.items()))
     print("left out by budget:", ", ".join(f"{k} {v}" for k, v in brief.left_out.items()) or "nothing")
 

@@ -307,6 +307,19 @@ class Recommendations(Section):
     cross_sell_after_orders: bool = Field(True, description="Suggest something after an order question is answered.")
 
 
+class Learning(Section):
+    """Answer votes (👍/👎) re-rank knowledge sections for similar questions (bot/learning/scorer.py)."""
+
+    enabled: bool = True
+    agree: Annotated[int, Field(ge=1)] = Field(
+        3, description="Different customers whose votes must agree before a section moves for everyone.")
+    half_life_days: Annotated[float, Field(gt=0)] = Field(30.0, description="A vote's weight halves every this many days.")
+    similarity: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.7, description="Cosine between two questions at or above which a vote on one counts for the other.")
+    shift: Annotated[float, Field(ge=0, le=1)] = Field(0.15, description="How far agreed votes move a section's score.")
+    own_shift: Annotated[float, Field(ge=0, le=1)] = Field(0.5, description="How far a customer's own vote moves it for them.")
+
+
 class Platform(Section):
     enabled: bool = False
     api_base_url: str = Field("", description="Override the platform's API endpoint (proxy, GovSlack, local fake).")
@@ -398,11 +411,11 @@ class LlmBudgets(Section):
 
     customer: Annotated[int, Field(ge=0, le=4000)] = 80
     dialogue: Annotated[int, Field(ge=0, le=4000)] = 40
-    orders: Annotated[int, Field(ge=0, le=4000)] = 120  # the discussed order and one or two recent ones
+    orders: Annotated[int, Field(ge=0, le=4000)] = 80  # the discussed order in full, one or two others in short
     knowledge: Annotated[int, Field(ge=0, le=8000)] = 520  # two full sections at the default chunk size
-    recommendations: Annotated[int, Field(ge=0, le=4000)] = 60
-    memories: Annotated[int, Field(ge=0, le=4000)] = 60
-    turns: Annotated[int, Field(ge=0, le=8000)] = 160  # the last four or five messages
+    recommendations: Annotated[int, Field(ge=0, le=4000)] = 40  # the best pick or two
+    memories: Annotated[int, Field(ge=0, le=4000)] = 40  # the most relevant one or two
+    turns: Annotated[int, Field(ge=0, le=8000)] = 90  # the last two or three exchanges, whole
     draft: Annotated[int, Field(ge=0, le=4000)] = 180
 
 
@@ -491,6 +504,7 @@ class Config(Section):
     conversation: Conversation = Conversation()
     journey: Journey = Journey()
     recommendations: Recommendations = Recommendations()
+    learning: Learning = Learning()
     platforms: Platforms = Platforms()
     llm: Llm = Llm()
     handoff: Handoff = Handoff()

@@ -23,9 +23,10 @@ from functools import lru_cache
 
 from bot.config import Brand, LlmBudgets
 from bot.llm.redact import Redactor, Vault
-from bot.llm.request import ComposeRequest, KnowledgeSection, OrderFacts
+from bot.llm.request import ComposeRequest, KnowledgeSection, OrderFacts, TurnText
+from bot.types import SentimentLabel, Tone
 
-__all__ = ["Brief", "BriefBuilder", "count_tokens", "fence"]
+__all__ = ["DRAFT_LEAD", "Brief", "BriefBuilder", "count_tokens", "fence"]
 
 TokenCounter = Callable[[str], int]
 
@@ -47,7 +48,11 @@ def count_tokens(text: str) -> int:
     return _o200k()(text)
 
 
-BOT_TURN_CHARS = 160
+# Our own earlier replies are clipped to about their first sentence: what was said matters, not its wording,
+# and its facts are in the other blocks. At 100 characters a turn-20 brief keeps the last three exchanges.
+BOT_TURN_CHARS = 100
+
+DRAFT_LEAD = "Offline draft (facts right, wording plain):\n"
 
 # Chat formatting adds about this many tokens per message (role, separators), as OpenAI documents.
 MESSAGE_OVERHEAD = 4
@@ -132,11 +137,15 @@ class BriefBuilder:
         b = self._budgets
         block("customer", b.customer, self._customer_lines(request))
         focus = request.dialogue
-        block("dialogue", b.dialogue, [line for line in (
-            f"order under discussion: {focus.order_id}" if focus.order_id else "",
-            f"product under discussion: {focus.product_sku}" if focus.product_sku else "",
-            f"topic: {focus.topic}" if focus.topic else "") if line])
-        block("orders", b.orders, (_order_line(o) for o in request.orders))
+        under_discussion = "; ".join(line for line in (
+            f"order {focus.order_id}" if focus.order_id else "",
+            f"product {focus.product_sku}" if focus.product_sku else "",
+            f"topic {focus.topic}" if focus.topic else "") if line)
+        block("dialogue", b.dialogue, [f"under discussion: {under_discussion}"] if under_discussion else [])
+        # The order under discussion (first) in full; the others in one short line each, enough to tell the
+        # customer which order is which without their every date and tracking number.
+        block("orders", b.orders, (_order_line(o) if n == 0 else _order_summary(o)
+                                   for n, o in enumerate(request.orders)))
         sections = _visible_sections(request)
         numbered: list[KnowledgeSection] = []
         knowledge_lines: list[str] = []
@@ -160,9 +169,8 @@ class BriefBuilder:
             blocks["recent_turns"] = self._count(text)
         if len(chosen) < len(request.turns):
             left_out["recent_turns"] = len(request.turns) - len(chosen)
-        draft = clean(request.draft.text)
-        block("draft", b.draft, [
-            "Offline draft (its facts are right, its wording plain):\n" + draft])
+        draft = clean(_without_source_line(request.draft.text))
+        block("draft", b.draft, [DRAFT_LEAD + draft])
 
         system = SYSTEM_RULES.format(bot=self._brand.bot_name, brand=self._brand.name, persona=self._brand.persona,
                                      language=request.language or "en")
@@ -181,8 +189,8 @@ class BriefBuilder:
         lines = []
         if self._send_first_name and request.first_name:
             lines.append(f"first name: {request.first_name}")
-        lines.append(f"language: {request.language or 'en'}")
-        lines.append(f"sentiment now: {request.sentiment}; tone to use: {request.tone}")
+        if request.sentiment != SentimentLabel.NEUTRAL or request.tone != Tone.NEUTRAL:
+            lines.append(f"sentiment now: {request.sentiment}; tone to use: {request.tone}")
         if i.stage:
             lines.append(f"journey stage: {i.stage}")
         if i.order_count:
@@ -194,21 +202,45 @@ class BriefBuilder:
         return lines
 
     def _newest_within(self, request: ComposeRequest, budget: int, clean: Callable[[str], str]) -> list[str]:
+        """The newest exchanges (a customer message and the replies to it) that fit ``budget``, oldest first.
+        Whole exchanges only: a reply without the question it answered misleads more than it tells."""
         chosen: list[str] = []
         used = 0
-        for turn in reversed(request.turns):
-            text = clean(turn.text)
-            if turn.role != "customer" and len(text) > BOT_TURN_CHARS:
-                # Our own earlier replies matter for what was said, not word for word: their facts are in
-                # the other blocks. Clipped, more of the conversation fits the same budget.
-                text = text[:BOT_TURN_CHARS].rsplit(" ", 1)[0] + " …"
-            line = f"{turn.role}: {text}"
-            cost = self._count(line) + 1
+        for exchange in reversed(_exchanges(request.turns)):
+            lines = [self._turn_line(turn, clean) for turn in exchange]
+            cost = sum(self._count(line) + 1 for line in lines)
             if used + cost > budget:
                 break  # older turns only matter through newer ones: stop at the first that does not fit
-            chosen.append(line)
+            chosen[:0] = lines
             used += cost
-        return list(reversed(chosen))
+        return chosen
+
+    @staticmethod
+    def _turn_line(turn: TurnText, clean: Callable[[str], str]) -> str:
+        text = clean(turn.text)
+        if turn.role != "customer" and len(text) > BOT_TURN_CHARS:
+            # Our own earlier replies matter for what was said, not word for word: their facts are in
+            # the other blocks. Clipped, more of the conversation fits the same budget.
+            text = text[:BOT_TURN_CHARS].rsplit(" ", 1)[0] + " …"
+        return f"{turn.role}: {text}"
+
+
+def _exchanges(turns: Iterable[TurnText]) -> list[list[TurnText]]:
+    """Turns grouped as the conversation went: each customer message with the replies that followed it."""
+    groups: list[list[TurnText]] = []
+    for turn in turns:
+        if turn.role == "customer" or not groups:
+            groups.append([turn])
+        else:
+            groups[-1].append(turn)
+    return groups
+
+
+def _without_source_line(text: str) -> str:
+    """The draft without its closing "Source: …" line: the model cites sections by number, and the reply's
+    sources come from those numbers (or the draft's own), so the line only costs tokens."""
+    body, sep, last = text.rstrip().rpartition("\n")
+    return body.rstrip() if sep and last.startswith("Source: ") else text
 
 
 def _visible_sections(request: ComposeRequest) -> list[KnowledgeSection]:
@@ -216,6 +248,12 @@ def _visible_sections(request: ComposeRequest) -> list[KnowledgeSection]:
     inside the organisation, never for an external (Slack Connect) user or a customer."""
     allowed = request.staff and not request.external
     return sorted((s for s in request.knowledge if allowed or not s.internal), key=lambda s: -s.score)
+
+
+def _order_summary(order: OrderFacts) -> str:
+    parts = [f"order {order.order_id}: {order.status}", f"total ${order.total:,.2f}" if order.total else "",
+             f"ordered {order.ordered_at:%Y-%m-%d}" if order.ordered_at else ""]
+    return "; ".join(p for p in parts if p)
 
 
 def _order_line(order: OrderFacts) -> str:

@@ -12,14 +12,13 @@ import pytest
 
 from bot.config import Config
 from bot.llm import LlmComposer
+from bot.llm.brief import DRAFT_LEAD
 from bot.llm.stage import LlmComposeStage
 from bot.runtime import Runtime
 from tests.customers.conftest import sampled  # noqa: F401  (the shipped sample customers)
 from tests.fakes.openai import Answer, FakeOpenAI, Recorded
 from tests.llm.conftest import short_config
 from tests.recording import RecordingAdapter
-
-DRAFT_LEAD = "Offline draft (its facts are right, its wording plain):\n"
 
 
 def rewrite_the_draft(request: Recorded) -> Answer:
