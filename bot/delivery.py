@@ -4,6 +4,7 @@
 adapter ─► receive: inbox row committed ─► (adapter acknowledges the platform)
            └─► background: engine.run_queue(conversation) ─► outbox rows ─► deliver ─► adapter.send
 sweeper (every few seconds): queued turns nobody runs (a process died) · replies not yet accepted
+notice (bot/notify.py): a reply stored for a platform another process holds wakes that process now
 ```
 
 A reply is marked delivered only when the platform accepted it; a transient failure (a 502, a
@@ -23,6 +24,7 @@ from datetime import timedelta
 from bot.engine import Engine
 from bot.errors import DeliveryFailed
 from bot.metrics import METRICS
+from bot.notify import ReplyNotices
 from bot.store.inbox import Arrival
 from bot.store.outbox import SEND_LEASE, Outbox, PendingReply, reply_key, with_key
 from bot.types import ConversationKey, Inbound, Reply
@@ -47,10 +49,18 @@ class ReplyPoster:
     Built before the engine, so the agents' desk (which the engine holds) can post through it and
     ``Delivery`` (which holds the engine) can share it: no object is wired after construction."""
 
-    def __init__(self, outbox: Outbox, owner: str, senders: Mapping[str, Send] | None = None) -> None:
+    def __init__(self, outbox: Outbox, owner: str, senders: Mapping[str, Send] | None = None,
+                 notices: ReplyNotices | None = None) -> None:
         self.outbox = outbox
         self.owner = owner  # who holds a lease on an outbox row: this process
         self._senders: dict[str, Send] = dict(senders or {})
+        # Wakes the process holding a platform this one does not (see bot/notify.py).
+        self.notices = notices or ReplyNotices()
+
+    @property
+    def platforms(self) -> set[str]:
+        """The platforms this process sends for."""
+        return set(self._senders)
 
     def add_sender(self, platform: str, send: Send) -> None:
         """Built up front by the composition root: one per platform this process holds."""
@@ -58,7 +68,8 @@ class ReplyPoster:
 
     async def send(self, reply: Reply) -> None:
         """Deliver a reply that is not a turn's (the agents' desk): stored first, then sent like any
-        other. A platform this process does not hold is sent by the process that does (its sweeper)."""
+        other. A platform this process does not hold is sent by the process that does, woken by a
+        notice (or at its next sweep)."""
         reply = with_key(reply)
         await self.outbox.add(reply)
         await self.deliver(reply.conversation)
@@ -66,8 +77,12 @@ class ReplyPoster:
     async def deliver(self, conversation: ConversationKey | None = None) -> int:
         """Send every due reply (of one conversation, or of every platform this process holds), in
         order; returns how many the platforms accepted."""
+        if conversation is not None and conversation.platform not in self._senders:
+            # Another process holds this platform's connection: wake it rather than leave the reply
+            # waiting for its next sweep.
+            await self.notices.due(conversation.platform)
+            return 0
         platforms = {conversation.platform} if conversation is not None else set(self._senders)
-        platforms &= set(self._senders)
         if not platforms:
             return 0
         sent = 0
@@ -137,6 +152,8 @@ class Delivery:
         self._again: set[str] = set()  # ... and a message that arrived during it
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._listeners: list[asyncio.Task[None]] = []  # hear other processes' reply notices, then deliver
+        self._noticed = asyncio.Event()
 
     @property
     def owner(self) -> str:
@@ -214,6 +231,24 @@ class Delivery:
         the last process left."""
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="delivery-sweeper")
+        if not self._listeners and self.poster.platforms:
+            self._listeners = [
+                asyncio.create_task(self.poster.notices.listen(self.poster.platforms, self._notice),
+                                    name="delivery-notices"),
+                asyncio.create_task(self._deliver_when_noticed(), name="delivery-on-notice"),
+            ]
+
+    async def _notice(self, platform: str) -> None:
+        self._noticed.set()  # a burst of notices is one look at the outbox
+
+    async def _deliver_when_noticed(self) -> None:
+        while True:
+            await self._noticed.wait()
+            self._noticed.clear()
+            try:
+                await self.deliver()
+            except Exception:
+                log.exception("delivery after a reply notice failed; the sweeper will try again")
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -240,12 +275,13 @@ class Delivery:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in [*self._listeners, *([self._sweeper] if self._sweeper is not None else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+                await task
+        self._listeners, self._sweeper = [], None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.idle(), timeout=STOP_GRACE)
         for task in list(self._tasks):
             task.cancel()
+        await self.poster.notices.close()
