@@ -22,15 +22,12 @@ from bot.handoff.desk import Desk, HandoffDesk
 from bot.handoff.escalation import Escalation
 from bot.intents import IntentRouter, check_intent_labels
 from bot.knowledge.catalog_index import CatalogIndex
-from bot.learning.review import TeamAnswers
 from bot.recommend.advisor import ProductAdvisor
 from bot.store.tables import Ticket, Turn, as_utc
 from bot.embedder import Embedder, EmbeddingBatcher, embed_async, load_embedder
 from bot.engine import Engine
 from bot.knowledge.ingest import CATALOG, PAGES, PAGES_INTERNAL, IngestReport, KnowledgeFiles, Progress, ingest
 from bot.knowledge.search import KnowledgeBase, PageCollections
-from bot.learning.answers import AnswerLearning, rules_from
-from bot.store.votes import VoteStore
 from bot.locks import conversation_locks
 from bot.sentiment import load_scorer
 from bot.stages.accept import Accept
@@ -52,7 +49,6 @@ from bot.store.database import Database
 from bot.store.feedback import FeedbackLog
 from bot.store.inbox import Inbox
 from bot.store.outbox import Outbox
-from bot.store.review import ReviewQueue
 from bot.llm import LlmComposer
 from bot.llm.stage import LlmComposeStage
 from bot.delivery import Delivery, ReplyPoster
@@ -98,7 +94,6 @@ class Runtime:
     advisor: ProductAdvisor
     desk: HandoffDesk
     delivery: Delivery
-    team_answers: TeamAnswers  # the review queue of agents' answers (rapport review, /admin/review)
 
     @classmethod
     @asynccontextmanager
@@ -112,15 +107,9 @@ class Runtime:
             await ensure_schema(database, auto_upgrade=database.is_sqlite)
             # Concurrent conversations share model calls (one call for messages a few ms apart).
             embedder = EmbeddingBatcher(load_embedder(config.models.embedder))
-            vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension,
-                                       backend=config.stores.vectors, database=database)
+            vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
             pages = PageCollections(await vectors.collection(PAGES), await vectors.collection(PAGES_INTERNAL))
             knowledge = await KnowledgeBase.open(pages, await vectors.collection(CATALOG), embedder)
-            # Answer votes re-rank the knowledge search; read into memory once, here, not per turn.
-            learning = AnswerLearning(VoteStore(database), rules_from(config.learning), embedder)
-            if config.learning.enabled:
-                learning.attach(knowledge)
-                await learning.load()
             catalog = await CatalogIndex.load(knowledge.catalog)
             memory = CustomerMemory([await vectors.collection(n) for n in shard_names(config.stores.memory_shards)],
                                     database, max_per_customer=config.stores.memories_per_customer)
@@ -134,10 +123,8 @@ class Runtime:
             accept = Accept(Inbox(database))
             poster = ReplyPoster(Outbox(database), accept.owner,
                                  notices=reply_notices(config.stores.redis_url or os.environ.get("REDIS_URL", "")))
-            team_answers = TeamAnswers(ReviewQueue(database), pages, embedder)
             handoffs = HandoffDesk(HandoffBook(database), log, customers, insights, Inbox(database),
-                                   config.templates, config.brand, deliver=poster.send, desk=desk,
-                                   team_answers=team_answers)
+                                   config.templates, config.brand, deliver=poster.send, desk=desk)
             advisor = ProductAdvisor(database, catalog, config.recommendations)
             await advisor.fit(knowledge.catalog)
             escalation = Escalation(config.handoff, config.thresholds.negative_sentiment)
@@ -146,7 +133,7 @@ class Runtime:
                 brand=config.brand, templates=config.templates, thresholds=config.thresholds, handoff=config.handoff,
                 escalation=escalation, linker=linker, privacy=privacy,
                 directory=customers, feedback=feedback_log, knowledge=knowledge, embedder=embedder, catalog=catalog,
-                advisor=advisor, learning=learning if config.learning.enabled else None,
+                advisor=advisor,
             ))
             # Product names say nothing about the language a message is in.
             product_words = [w for p in catalog.products.values() for w in p.name.split()]
@@ -176,12 +163,11 @@ class Runtime:
                 locks=conversation_locks(config.stores.redis_url or os.environ.get("REDIS_URL", "")),
                 feedback_log=feedback_log,
                 desk=handoffs,
-                learning=learning if config.learning.enabled else None,
             )
             delivery = Delivery(engine, poster)
             try:
                 yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine,
-                          catalog, insights, privacy, advisor, handoffs, delivery, team_answers)
+                          catalog, insights, privacy, advisor, handoffs, delivery)
             finally:
                 await delivery.stop()  # running turns finish before the stores close
                 if isinstance(composer, LlmComposeStage):
@@ -306,11 +292,6 @@ async def reindex(config: Config, data_dir: Path) -> None:
     """Drop every vector collection (e.g. after changing embedder); ingest and
     ``Runtime.rebuild_memories`` then rebuild them from the files and from SQL."""
     embedder = load_embedder(config.models.embedder)
-    database = Database(database_url(config), data_dir)  # pgvector keeps its collections there
-    try:
-        vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension,
-                                   backend=config.stores.vectors, database=database)
-        for name in await vectors.names():
-            await vectors.drop(name)
-    finally:
-        await database.close()
+    vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
+    for name in await vectors.names():
+        await vectors.drop(name)
