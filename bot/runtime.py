@@ -107,7 +107,8 @@ class Runtime:
             await ensure_schema(database, auto_upgrade=database.is_sqlite)
             # Concurrent conversations share model calls (one call for messages a few ms apart).
             embedder = EmbeddingBatcher(load_embedder(config.models.embedder))
-            vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
+            vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension,
+                                       backend=config.stores.vectors, database=database)
             pages = PageCollections(await vectors.collection(PAGES), await vectors.collection(PAGES_INTERNAL))
             knowledge = await KnowledgeBase.open(pages, await vectors.collection(CATALOG), embedder)
             catalog = await CatalogIndex.load(knowledge.catalog)
@@ -292,6 +293,11 @@ async def reindex(config: Config, data_dir: Path) -> None:
     """Drop every vector collection (e.g. after changing embedder); ingest and
     ``Runtime.rebuild_memories`` then rebuild them from the files and from SQL."""
     embedder = load_embedder(config.models.embedder)
-    vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension)
-    for name in await vectors.names():
-        await vectors.drop(name)
+    database = Database(database_url(config), data_dir)  # pgvector keeps its collections there
+    try:
+        vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension,
+                                   backend=config.stores.vectors, database=database)
+        for name in await vectors.names():
+            await vectors.drop(name)
+    finally:
+        await database.close()

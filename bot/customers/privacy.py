@@ -116,6 +116,8 @@ class PrivacyDesk:
             else:
                 tombstone.forgotten_at = utcnow()
                 session.add(tombstone)
+            # Vectors in this same database (pgvector) go in this transaction: all of the customer or none.
+            vectors_deleted = await self._vectors.forget_within(session, customer_id)
             order_ids = (await session.exec(select(Order.id).where(Order.customer_id == customer_id))).all()
             if order_ids:
                 await session.exec(delete(OrderLine).where(col(OrderLine.order_pk).in_(order_ids)))  # type: ignore[call-overload]
@@ -128,10 +130,14 @@ class PrivacyDesk:
             await scrub_customer(session, customer_id)
             await session.exec(delete(Customer).where(col(Customer.id) == customer_id))  # type: ignore[call-overload]
             await session.commit()
-        await self._memory.forget(customer_id)
-        for name in await self._vectors.names():
-            collection = await self._vectors.collection(name)
-            await collection.delete(where={"customer_id": customer_id})
+        if vectors_deleted:
+            # Memories queued before the commit find the tombstone and drop themselves (or delete what they wrote).
+            await self._memory.flush()
+        else:
+            await self._memory.forget(customer_id)
+            for name in await self._vectors.names():
+                collection = await self._vectors.collection(name)
+                await collection.delete(where={"customer_id": customer_id})
         await self._wipe_sqlite_files()
         log.info("customer forgotten", extra={"customer_id": customer_id})
 

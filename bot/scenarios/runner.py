@@ -53,7 +53,8 @@ class RecordingDesk:
 
 def embedded(config: Config) -> Config:
     """``config`` with every store embedded in the data directory: no database, Chroma or Redis server."""
-    stores = config.stores.model_copy(update={"database_url": "", "chroma_url": "", "redis_url": ""})
+    stores = config.stores.model_copy(update={"database_url": "", "chroma_url": "", "vectors": "chroma",
+                                                 "redis_url": ""})
     return config.model_copy(update={"stores": stores})
 
 

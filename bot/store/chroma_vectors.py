@@ -2,14 +2,13 @@
 
 Rapport always computes embeddings itself and passes them in. Chroma's default
 embedding function downloads a model, so no collection is ever given one, and
-every write and query here requires vectors.
+every write and query here requires vectors. The interface is ``bot.store.vectors``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,8 +16,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from bot.errors import EmbedderMismatchError, StoreError, find_outage
-
-Metadata = Mapping[str, str | int | float | bool]
+from bot.store.vectors import Metadata, VectorCollection, VectorHit, VectorStore
 
 # Chroma 1.5 (server and embedded share its Rust core) can fail a read that races the first flush of a
 # collection's HNSW segment: "Error creating hnsw segment reader: Nothing found on disk". Seen on loopback with
@@ -28,15 +26,7 @@ READ_RETRIES = 4
 READ_RETRY_SECONDS = 0.05
 
 
-@dataclass(frozen=True, slots=True)
-class VectorHit:
-    id: str
-    document: str
-    metadata: dict[str, Any]
-    similarity: float  # cosine similarity in [-1, 1]
-
-
-class VectorCollection:
+class ChromaCollection(VectorCollection):
     """One Chroma collection, async, built by exactly one embedder."""
 
     def __init__(self, collection: Any) -> None:
@@ -128,8 +118,8 @@ class VectorCollection:
         return int(await self._read("count"))
 
 
-class VectorStore:
-    """Opens collections and refuses any that another embedder built."""
+class ChromaStore(VectorStore):
+    """Opens Chroma collections and refuses any that another embedder built."""
 
     def __init__(self, client: Any, embedder_name: str, dimension: int) -> None:
         self._client = client
@@ -137,7 +127,7 @@ class VectorStore:
         self.dimension = dimension
 
     @classmethod
-    def open(cls, chroma_url: str, data_dir: Path, embedder_name: str, dimension: int) -> VectorStore:
+    def open(cls, chroma_url: str, data_dir: Path, embedder_name: str, dimension: int) -> ChromaStore:  # type: ignore[override]
         import chromadb
         from chromadb.config import Settings
 
@@ -186,7 +176,7 @@ class VectorStore:
                 fix=f"run `rapport ingest --reindex` to rebuild it with '{self.embedder_name}', "
                 "or set models.embedder back to match",
             )
-        return VectorCollection(collection)
+        return ChromaCollection(collection)
 
     async def names(self) -> list[str]:
         collections = await asyncio.to_thread(self._client.list_collections)
