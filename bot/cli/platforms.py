@@ -154,7 +154,7 @@ async def connect(config: Config, data_dir: Path, process: Process) -> AsyncIter
     and the route for agents' words — each registered as its platform's sender."""
     check_credentials(config.platforms, process)
     needed = [name for name, _, _ in _needs(config.platforms, process)]
-    slack_client = web_client(config.platforms.slack) if "slack" in needed else None
+    slack_client = web_client(config.platforms.slack) if "slack" in needed or _desk_needs_slack_here(config) else None
     desk = slack_desk(config, slack_client)
     async with Runtime.open(config, data_dir, desk=desk) as runtime:
         desk_settings = None
@@ -162,13 +162,21 @@ async def connect(config: Config, data_dir: Path, process: Process) -> AsyncIter
             desk_settings = SlackDeskSettings(config.handoff.slack_channel, desk_router(runtime.desk),
                                               frozenset(config.handoff.agents))
         slack = SlackAdapter(config.platforms.slack, client=slack_client, desk=desk_settings) \
-            if slack_client is not None else None
+            if slack_client is not None and "slack" in needed else None
         discord = DiscordAdapter(config.platforms.discord) if "discord" in needed else None
         telegram = TelegramAdapter(config.platforms.telegram) if "telegram" in needed else None
         adapters: list[Adapter] = [a for a in (slack, discord, telegram) if a is not None]
         for adapter in adapters:
             runtime.delivery.add_sender(adapter.platform, adapter.send)
         yield Connections(runtime, adapters, slack, telegram)
+
+
+def _desk_needs_slack_here(config: Config) -> bool:
+    """With the desk in Slack, every process that may open a handoff posts its summary there, even one
+    that does not take Slack's events (a worker polling Telegram while the web process has Slack's HTTP
+    events): it gets a Web API client for the desk alone. Agents' words still arrive where Slack's events do."""
+    slack = config.platforms.slack
+    return config.handoff.desk == "slack" and slack.enabled and bool(slack.bot_token)
 
 
 def slack_desk(config: Config, client: SlackClient | None) -> SlackDesk | None:
