@@ -63,3 +63,52 @@ def test_bad_dev_file_and_bad_k_name_the_problem(tmp_path: Path) -> None:
     with pytest.raises(RapportError, match="--k"):
         parse_ks("1,five")
     assert parse_ks("10,1,5") == (10, 1, 5)
+
+
+async def _memory_with_turns(folder: Path, texts: list[str]):
+    """A real SQLite + Chroma memory holding one customer's turns, all with the same vector:
+    to the embedding they are one memory, so only the words can keep them apart."""
+    import numpy as np
+
+    from bot.store.database import Database
+    from bot.store.memory import CustomerMemory, shard_names, turn_source
+    from bot.store.migrations import ensure_schema
+    from bot.store.tables import Customer, Turn
+    from bot.store.vectors import VectorStore
+
+    database = Database("", folder)
+    await ensure_schema(database, auto_upgrade=True)
+    vectors = VectorStore.open("", folder, "test-embedder", 8)
+    memory = CustomerMemory([await vectors.collection(n) for n in shard_names(1)], database)
+    async with database.session() as session:
+        customer = Customer(name="Ana", external_id="t:ana")
+        session.add(customer)
+        await session.commit()
+        rows = [Turn(customer_id=customer.id, conversation="c", platform="t", role="customer", text=t,
+                     message_id=f"m{n}") for n, t in enumerate(texts)]
+        session.add_all(rows)
+        await session.commit()
+    same = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    return database, memory, customer.id, rows, same, turn_source
+
+
+@pytest.mark.parametrize("one_batch", [False, True])
+async def test_near_duplicate_merging_keeps_the_turn_that_carries_a_fact(tmp_path: Path, one_batch: bool) -> None:
+    texts = ["my order is late", "my order 41233 is late", "my order 41234 is late", "my order 41234 is late"]
+    database, memory, customer_id, rows, same, turn_source = await _memory_with_turns(tmp_path, texts)
+    try:
+        for n, row in enumerate(rows):
+            memory.remember(customer_id, turn_source(row.id), row.text, same, "c", row.created_at)
+            if n == 0 or not one_batch:  # with one_batch, the three later turns are written together
+                await memory.flush()
+        await memory.flush()
+        stored = await memory.shard(customer_id).metadatas({"customer_id": customer_id})
+        recalled = {m.text: m.mentions for m in await memory.recall(customer_id, same, 10)}
+    finally:
+        await memory.close()
+        await database.engine.dispose()
+    # Both order numbers are still recalled. "my order is late" says nothing the later turns do not,
+    # so it is merged away, and the same words said twice are one memory mentioned twice.
+    assert len(stored) == 2
+    assert set(recalled) == {"my order 41233 is late", "my order 41234 is late"}
+    assert recalled["my order 41234 is late"] == 2

@@ -39,6 +39,7 @@ from bot.store.vectors import VectorCollection
 MEMORIES = "memories"  # collection names: memories-<shards>-<shard>
 COMPACT_EVERY = 50  # writes per customer between checks of their memory count
 DUPLICATE_SIMILARITY = 0.95  # cosine; "where is my order?" twice is one memory mentioned twice
+DUPLICATE_CANDIDATES = 3  # near-duplicates looked at per write, nearest first
 _TURN, _TICKET = "turn", "ticket"
 # Hybrid recall: dense candidates fetched per memory asked for; weight of the lexical bonus
 # (0.1 chosen on bench/sets/memory_dev.jsonl among 0.05 / 0.1 / 0.2 and rank fusion).
@@ -100,6 +101,7 @@ class _Pending:
     # The customer record this memory belongs to existed since then: a tombstone written later
     # means that record was forgotten (SQLite may hand its id to a newer customer afterwards).
     since: datetime
+    words: frozenset[str] = frozenset()  # stemmed keywords of the text, never stored
 
 
 def shard_names(shards: int) -> list[str]:
@@ -149,12 +151,14 @@ class CustomerMemory:
         ``text`` itself is not stored anywhere here. ``customer_since`` is when the customer record
         was created (unknown: now), so a memory of a record forgotten meanwhile is dropped.
         """
-        del text  # kept in the signature for callers that have it at hand; the store never sees it
+        # The store never sees the text; only its stemmed words are held, in this process, until
+        # the write has decided whether this memory may replace a near-duplicate (see _carries).
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name="memory-writer")
         since = as_utc(customer_since) if customer_since else utcnow()
         self._queue.put_nowait(
-            _Pending(vector_id(source), customer_id, embedding, conversation_digest(conversation), at, since)
+            _Pending(vector_id(source), customer_id, embedding, conversation_digest(conversation), at, since,
+                     frozenset(keywords(text)))
         )
 
     def shard(self, customer_id: int) -> VectorCollection:
@@ -226,7 +230,9 @@ class CustomerMemory:
         self, batch: list[_Pending]
     ) -> tuple[list[str], list[int], list[tuple[int, str]]]:
         """Ids to write: a memory nearly identical to one this customer already has replaces it
-        (the newest wording's row, the mentions counted on) instead of piling up beside it.
+        (the newest wording's row, the mentions counted on) instead of piling up beside it --
+        but only when the new wording carries every word of the old (:meth:`_carries`), so
+        "my order 41234 is late" never replaces "my order 41233 is late".
         Returns the ids, mention counts, and the (shard, id) of the vectors replaced."""
         ids, counts, slots = [], [], []
         for pending in batch:
@@ -234,23 +240,46 @@ class CustomerMemory:
             slot, count = own, 1
             if not own.startswith(_TICKET):  # tickets keep their own identity
                 hits = await self.shard(pending.customer_id).query(
-                    pending.embedding, 1, where={"customer_id": pending.customer_id}
+                    pending.embedding, DUPLICATE_CANDIDATES, where={"customer_id": pending.customer_id}
                 )
-                if hits and hits[0].similarity >= DUPLICATE_SIMILARITY and not hits[0].id.startswith(_TICKET):
-                    slot = hits[0].id
-                    mentions = int(hits[0].metadata.get("mentions", 1))
-                    count = mentions if slot == own else mentions + 1  # the same turn again is no new mention
+                # The nearest near-duplicate whose words this one carries (one that differs by an
+                # order number is a different memory, however close its vector).
+                for hit in hits:
+                    if hit.similarity < DUPLICATE_SIMILARITY:
+                        break
+                    if not hit.id.startswith(_TICKET) and await self._carries(pending, hit.id):
+                        slot = hit.id
+                        mentions = int(hit.metadata.get("mentions", 1))
+                        count = mentions if slot == own else mentions + 1  # the same turn again is no new mention
+                        break
             ids.append(own)
             counts.append(count)
             slots.append(slot)
-        # Two near-duplicates in one batch resolve to the same slot: keep the later one only.
-        last = {slot: i for i, slot in enumerate(slots)}
-        keep = sorted(last.values())
+        # Two near-duplicates in one batch resolve to the same slot: the later one is kept, and the
+        # earlier one too (under its own id) when it says something the later one does not.
+        claimed: dict[str, int] = {}
+        for i in range(len(batch)):
+            earlier = claimed.get(slots[i])
+            if earlier is not None and not batch[earlier].words <= batch[i].words:
+                slots[earlier], counts[earlier] = ids[earlier], 1
+                claimed[ids[earlier]] = earlier
+            claimed[slots[i]] = i
+        keep = sorted(set(claimed.values()))
         written = {ids[i] for i in keep}
         replaced = [(batch[i].customer_id % len(self._shards), slots[i]) for i in keep
                     if slots[i] != ids[i] and slots[i] not in written]
         batch[:] = [batch[i] for i in keep]
         return [ids[i] for i in keep], [counts[i] for i in keep], replaced
+
+    async def _carries(self, pending: _Pending, old_id: str) -> bool:
+        """Whether ``pending`` may replace the memory ``old_id``: every keyword of the old text
+        (read from SQL, this customer's rows only) is in the new one, so no name, number or
+        product the old turn carried is lost. Without a database (an importer test) there is
+        no text to compare and the embedding decides alone."""
+        if self._db is None:
+            return True
+        old = (await self.texts(pending.customer_id, [old_id])).get(old_id)
+        return old is None or set(keywords(old)) <= pending.words
 
     async def compact(self, customer_id: int) -> int:
         """Keep at most ``max_per_customer`` memories for one customer, dropping the oldest.
