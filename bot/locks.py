@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 # A Redis lock lives this long unless its holder extends it (every third of it, while the turn runs):
 # a process killed mid-turn frees its conversations within seconds, not after a minute.
@@ -58,9 +59,7 @@ class RedisConversationLocks(ConversationLocks):
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        import redis.asyncio as redis
-
-        self._redis: Any = redis.from_url(url)
+        self._redis: Any = redis_client(url)
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
@@ -84,6 +83,20 @@ async def _keep_alive(lock: Any) -> None:
     while True:
         await asyncio.sleep(LOCK_TTL_SECONDS / 3)
         await lock.reacquire()
+
+
+def redis_options(url: str) -> dict[str, Any]:
+    """Client options a Redis URL needs beyond itself. Heroku Key-Value Store hands out ``rediss://`` URLs whose
+    server certificate is self-signed: the connection is encrypted, but verifying that certificate fails, so
+    Heroku's documented setting is ``ssl_cert_reqs=None`` (no verification) for that scheme."""
+    return {"ssl_cert_reqs": None} if urlsplit(url).scheme == "rediss" else {}
+
+
+def redis_client(url: str, **options: Any) -> Any:
+    """An asyncio Redis client for ``url`` (``redis://`` or Heroku's ``rediss://``)."""
+    import redis.asyncio as redis
+
+    return redis.from_url(url, **redis_options(url), **options)
 
 
 def conversation_locks(redis_url: str) -> ConversationLocks:

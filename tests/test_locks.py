@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from bot.locks import RedisConversationLocks
+from bot.locks import RedisConversationLocks, redis_options
 
 REDIS_URL = os.environ.get("RAPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -53,3 +58,48 @@ async def test_two_processes_take_turns_in_one_conversation(redis_url: str) -> N
     finally:
         await web.close()
         await worker.close()
+
+
+@pytest.fixture
+def tls_redis_url(tmp_path: Path) -> Iterator[str]:
+    """A Redis that only speaks TLS with a self-signed certificate, as Heroku Key-Value Store does (rediss://)."""
+    if shutil.which("redis-server") is None or shutil.which("openssl") is None:
+        problem = "redis-server or openssl is not installed"
+        if os.environ.get("RAPPORT_REQUIRE_REDIS") == "1":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=redis.example"], check=True, capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", str(cert),
+         "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no", "--save", "",
+         "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail(f"redis-server with TLS did not start on port {port}")
+                time.sleep(0.05)
+        yield f"rediss://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+async def test_heroku_rediss_url_with_a_self_signed_certificate_works(tls_redis_url: str) -> None:
+    # Without ssl_cert_reqs=None the TLS handshake fails: "certificate verify failed: self-signed certificate".
+    locks = RedisConversationLocks(tls_redis_url)
+    try:
+        async with locks.hold("telegram:42"):
+            assert await locks._redis.exists("rapport:conversation:telegram:42") == 1
+    finally:
+        await locks.close()
+    assert redis_options("redis://127.0.0.1:6379/0") == {}  # plain Redis keeps the client's defaults
