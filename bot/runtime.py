@@ -256,15 +256,14 @@ class Runtime:
         import time
         from collections.abc import Awaitable, Callable
 
-        import redis.asyncio as redis
-
         from bot.errors import find_outage
+        from bot.locks import redis_client
 
         timeout = 2.0
 
         async def ping_redis(url: str) -> None:
             # A client of its own: a check must not wait behind, or disturb, the turns' lock connections.
-            client = redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+            client = redis_client(url, socket_connect_timeout=timeout, socket_timeout=timeout)  # rediss:// too
             try:
                 await client.ping()
             finally:
