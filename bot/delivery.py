@@ -245,10 +245,9 @@ class Delivery:
         while True:
             await self._noticed.wait()
             self._noticed.clear()
-            try:
-                await self.deliver()
-            except Exception:
-                log.exception("delivery after a reply notice failed; the sweeper will try again")
+            # One look at a time, run as a background task: stopping cancels this loop but waits for a
+            # send under way, rather than cutting it between the platform's acceptance and the mark.
+            await asyncio.wait({self._spawn(self.deliver())})
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -258,7 +257,7 @@ class Delivery:
                 log.exception("delivery sweep failed; trying again shortly")
             await asyncio.sleep(SWEEP_EVERY)
 
-    def _spawn(self, work: Awaitable[object]) -> None:
+    def _spawn(self, work: Awaitable[object]) -> asyncio.Task[None]:
         async def run() -> None:
             try:
                 await work
@@ -268,6 +267,7 @@ class Delivery:
         task = asyncio.create_task(run(), name="delivery")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def idle(self) -> None:
         """Wait until every background turn and send started so far has finished (tests, shutdown)."""
