@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from bot.locks import redis_client
 from bot.metrics import METRICS
 
 CHANNEL_PREFIX = "rapport:outbox:"
@@ -54,9 +55,8 @@ class RedisReplyNotices(ReplyNotices):
     """Notices over Redis pub/sub: one channel per platform, subscribed to by the processes holding it."""
 
     def __init__(self, url: str) -> None:
-        import redis.asyncio as redis
-
-        self._redis: Any = redis.from_url(url)
+        # The locks' client factory: Heroku's rediss:// URLs need its TLS settings.
+        self._redis: Any = redis_client(url)
 
     async def due(self, platform: str) -> None:
         try:
