@@ -66,6 +66,10 @@ class KnowledgeError(RapportError):
         self.reason = reason
 
 
+class ReviewError(RapportError):
+    """A review item cannot be decided as asked: unknown id, decided already, or an empty answer."""
+
+
 class CustomerNotFoundError(RapportError):
     """A customer reference (external id or email) matched nobody."""
 

@@ -22,6 +22,7 @@ from bot.handoff.desk import Desk, HandoffDesk
 from bot.handoff.escalation import Escalation
 from bot.intents import IntentRouter, check_intent_labels
 from bot.knowledge.catalog_index import CatalogIndex
+from bot.learning.review import TeamAnswers
 from bot.recommend.advisor import ProductAdvisor
 from bot.store.tables import Ticket, Turn, as_utc
 from bot.embedder import Embedder, EmbeddingBatcher, embed_async, load_embedder
@@ -49,6 +50,7 @@ from bot.store.database import Database
 from bot.store.feedback import FeedbackLog
 from bot.store.inbox import Inbox
 from bot.store.outbox import Outbox
+from bot.store.review import ReviewQueue
 from bot.llm import LlmComposer
 from bot.llm.stage import LlmComposeStage
 from bot.delivery import Delivery, ReplyPoster
@@ -94,6 +96,7 @@ class Runtime:
     advisor: ProductAdvisor
     desk: HandoffDesk
     delivery: Delivery
+    team_answers: TeamAnswers  # the review queue of agents' answers (rapport review, /admin/review)
 
     @classmethod
     @asynccontextmanager
@@ -124,8 +127,10 @@ class Runtime:
             accept = Accept(Inbox(database))
             poster = ReplyPoster(Outbox(database), accept.owner,
                                  notices=reply_notices(config.stores.redis_url or os.environ.get("REDIS_URL", "")))
+            team_answers = TeamAnswers(ReviewQueue(database), pages, embedder)
             handoffs = HandoffDesk(HandoffBook(database), log, customers, insights, Inbox(database),
-                                   config.templates, config.brand, deliver=poster.send, desk=desk)
+                                   config.templates, config.brand, deliver=poster.send, desk=desk,
+                                   team_answers=team_answers)
             advisor = ProductAdvisor(database, catalog, config.recommendations)
             await advisor.fit(knowledge.catalog)
             escalation = Escalation(config.handoff, config.thresholds.negative_sentiment)
@@ -168,7 +173,7 @@ class Runtime:
             delivery = Delivery(engine, poster)
             try:
                 yield cls(config, data_dir, database, embedder, vectors, knowledge, customers, log, memory, engine,
-                          catalog, insights, privacy, advisor, handoffs, delivery)
+                          catalog, insights, privacy, advisor, handoffs, delivery, team_answers)
             finally:
                 await delivery.stop()  # running turns finish before the stores close
                 if isinstance(composer, LlmComposeStage):

@@ -78,6 +78,8 @@ class AdminConsole:
             Route("/handoffs/{id:int}/claim", v.claim, methods=["POST"]),
             Route("/handoffs/{id:int}/resolve", v.resolve, methods=["POST"]),
             Route("/review", v.review, methods=["GET"]),
+            Route("/review/{id:int}/approve", v.approve_item, methods=["POST"]),
+            Route("/review/{id:int}/reject", v.reject_item, methods=["POST"]),
             Route("/knowledge", v.knowledge, methods=["GET"]),
             Route("/knowledge/ingest", v.ingest, methods=["POST"]),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

@@ -21,7 +21,8 @@ from sqlmodel import col, func, or_, select
 
 from bot.store.database import Database
 from bot.store.records import CustomerRecord
-from bot.store.tables import Customer, FeedbackRecord, Handoff, Identity, Turn, as_utc
+from bot.store.review import ReviewRecord, ReviewStatus
+from bot.store.tables import Customer, FeedbackRecord, Handoff, Identity, ReviewItem, Turn, as_utc
 
 __all__ = [
     "REOPEN_WINDOW", "UNANSWERED_ACTIONS", "AdminQueries", "ConversationRow", "Overview", "Period", "PlatformFigures",
@@ -455,6 +456,17 @@ class AdminQueries:
                                       answer.text if answer else "", question.action,
                                       tuple(answer.sources) if answer else (), first))
         return found
+
+    async def review_items(self, *, pending: bool, limit: int = 100) -> list[ReviewRecord]:
+        """FAQ candidates from agents' answers: the pending ones (oldest first, the next to decide on top),
+        or the decided ones (newest first)."""
+        query = select(ReviewItem)
+        if pending:
+            query = query.where(ReviewItem.status == ReviewStatus.PENDING).order_by(col(ReviewItem.id))
+        else:
+            query = query.where(ReviewItem.status != ReviewStatus.PENDING).order_by(col(ReviewItem.decided_at).desc())
+        async with self._db.session() as session:
+            return [ReviewRecord.of(r) for r in (await session.exec(query.limit(limit))).all()]
 
     async def unanswered(self, period: Period, top: int = 50) -> tuple[Question, ...]:
         return (await self.overview(period, top=top)).unanswered

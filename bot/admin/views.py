@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -31,16 +32,21 @@ from bot.admin.auth import (
 )
 from bot.admin.queries import ALL, REOPEN_WINDOW, UNANSWERED_ACTIONS, AdminQueries, Period
 from bot.customers.journey import timeline
+from bot.errors import ReviewError
+from bot.learning.gaps import KnowledgeGaps
 from bot.store.records import CustomerRecord
 from bot.store.tables import Customer
 
 if TYPE_CHECKING:
+    from bot.learning.review import TeamAnswers
     from bot.runtime import Runtime
 
 __all__ = ["AGENT", "ConsoleViews"]
 
 AGENT = "admin:console"  # who claimed or resolved a handoff from the console, as agents see it
 PAGE_SIZE = 50
+GAP_GROUPS = 20  # knowledge gaps shown on the review page, biggest first
+MAX_ANSWER = 5000  # characters of an approved answer: a knowledge section, not a page
 # A post-login destination must be a path inside the console: no scheme, no host, no "//".
 _SAFE_NEXT = re.compile(r"^/[A-Za-z0-9/_\-.~]*$")
 SECURITY_HEADERS = {
@@ -313,10 +319,43 @@ class ConsoleViews:
 
     # -- review and knowledge ----------------------------------------------------------------
 
-    async def review(self, request: Request) -> Response:
+    async def review(self, request: Request, *, status: int = 200, error: str = "") -> Response:
         period = Period.parse(None, None)
-        return self.render(request, "review.html", disliked=await self.queries.disliked(),
-                           gaps=await self.queries.unanswered(period), period=period)
+        done = request.query_params.get("done", "")
+        notes = {"approved": "approved: it answers customers now, as “Answered by our team”", "rejected": "rejected"}
+        notice = f"Review item #{_int(request.query_params.get('id'), 0)} {notes[done]}." if done in notes else ""
+        # Grouped by meaning here, on the admin's request: embedding runs off the event loop, never on a turn.
+        gaps = await KnowledgeGaps(self._runtime.team_answers.queue, self._runtime.embedder).clusters(
+            GAP_GROUPS, since=period.start)
+        return self.render(request, "review.html", status=status, disliked=await self.queries.disliked(),
+                           candidates=await self.queries.review_items(pending=True),
+                           decided=await self.queries.review_items(pending=False), gaps=gaps, period=period,
+                           notice=notice, error=error, max_answer=MAX_ANSWER)
+
+    async def approve_item(self, request: Request) -> Response:
+        """Approve a candidate as the form holds it: the admin may have edited the question or the answer."""
+        form = await request.form()
+        question, answer = str(form.get("question") or ""), str(form.get("answer") or "")
+        if len(answer) > MAX_ANSWER:
+            return await self.review(request, status=400, error=f"The answer is longer than {MAX_ANSWER} characters; "
+                                                                 "nothing was approved.")
+        return await self._review_action(request, lambda answers, item_id: answers.approve(item_id, question, answer),
+                                         "approved")
+
+    async def reject_item(self, request: Request) -> Response:
+        return await self._review_action(request, lambda answers, item_id: answers.reject(item_id), "rejected")
+
+    async def _review_action(self, request: Request, act: Callable[[TeamAnswers, int], Awaitable[object]],
+                             done: str) -> Response:
+        item_id = min(int(request.path_params["id"]), _MAX_ID)
+        answers = self._runtime.team_answers
+        if await answers.queue.get(item_id) is None:
+            return self._missing(request, "review item")
+        try:
+            await act(answers, item_id)
+        except ReviewError as error:  # decided already, or emptied in the form: say so, change nothing
+            return await self.review(request, status=409, error=error.message)
+        return self._redirect(request, "/review", done=done, id=str(item_id))
 
     async def knowledge(self, request: Request) -> Response:
         sections = await self._runtime.knowledge.pages.metadatas()

@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from adapters.console import PLATFORM, WORKSPACE, ConsoleAdapter, ConsoleDesk
-from bot.cli import customer, evaluate, platforms, scenarios
+from bot.cli import customer, evaluate, platforms, review, scenarios
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, require_services, run_async, stderr
 from bot.config import Config, config_schema, default_config_path, load_config
 from bot.customers.importer import FileReport
@@ -31,6 +31,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(customer.app, name="customer")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(review.app, name="review")
 platforms.register(app)
 scenarios.register(app)
 

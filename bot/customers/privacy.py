@@ -21,6 +21,7 @@ from sqlmodel import SQLModel, col, delete, select
 
 from bot.store.database import Database
 from bot.store.inbox import scrub_customer
+from bot.store.review import forget_review_items
 from bot.store.memory import CustomerMemory
 from bot.store.tables import (
     Customer,
@@ -128,6 +129,8 @@ class PrivacyDesk:
             for table in CUSTOMER_TABLES:
                 await session.exec(delete(table).where(table.customer_id == customer_id))  # type: ignore[attr-defined, call-overload]
             await scrub_customer(session, customer_id)
+            # Candidates from their handoffs go; an approved one keeps only what the admin approved.
+            await forget_review_items(session, customer_id)
             await session.exec(delete(Customer).where(col(Customer.id) == customer_id))  # type: ignore[call-overload]
             await session.commit()
         if vectors_deleted:

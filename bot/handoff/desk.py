@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.config import Brand, Templates
 from bot.customers.insights import InsightBuilder
@@ -24,6 +24,9 @@ from bot.store.statuses import TurnRole
 from bot.store.records import HandoffRecord
 from bot.store.tables import Turn
 from bot.types import ConversationKey, Inbound, Reply, Suggestion, Tone
+
+if TYPE_CHECKING:
+    from bot.learning.review import TeamAnswers
 
 log = logging.getLogger("rapport.handoff")
 Deliver = Callable[[Reply], Awaitable[None]]
@@ -55,6 +58,7 @@ class HandoffDesk:
         *,
         deliver: Deliver,
         desk: Desk | None = None,
+        team_answers: TeamAnswers | None = None,
     ) -> None:
         self.book = book
         self._log = log_
@@ -65,6 +69,7 @@ class HandoffDesk:
         self._brand = brand
         self.desk = desk
         self._deliver = deliver
+        self._team_answers = team_answers  # a resolved handoff's question and answer go to the review queue
 
     # -- the bot's side ------------------------------------------------------------------------
 
@@ -165,6 +170,9 @@ class HandoffDesk:
         await self._send(reply)
         if self.desk is not None:
             await self.desk.note(HandoffRecord.of(handoff), f"resolved by {agent}; the bot has the conversation again")
+        if self._team_answers is not None:
+            # Only the one resolve that moved the handoff gets here; the queue's unique handoff id holds anyway.
+            await self._team_answers.collect(handoff)
         return result
 
     async def _send(self, reply: Reply) -> None:

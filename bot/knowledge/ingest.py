@@ -18,6 +18,9 @@ from bot.store.vectors import VectorCollection
 PAGES = "knowledge"
 PAGES_INTERNAL = "knowledge-internal"
 CATALOG = "catalog"
+# Sections approved from agents' answers (bot/learning/review.py) live in the pages collection with no file
+# behind them: ingest never removes them as stale, only once their exported page is ingested in their place.
+TEAM_SOURCE_PREFIX = "review/"
 
 Progress = Callable[[str, int], None]  # (file being processed, files done so far)
 
@@ -111,15 +114,29 @@ async def ingest(
                 (report.updated if old_ids else report.added).append(source)
         done += 1
     for source, (_, ids) in indexed_pages.items():
-        if source not in present:
+        if source not in present and not source.startswith(TEAM_SOURCE_PREFIX):
             await pages.delete(ids=ids)
             report.removed.append(source)
+    if report.added or report.updated:
+        report.removed += await _drop_exported_team_answers(pages)
     if report.changed or pages.lexical_public is None:
         # The keyword indexes mirror the stored sections: rebuilt here, never on a customer's turn.
         await pages.refresh_lexical()
 
     await _ingest_catalog(files, catalog, embedder, report, progress, done)
     return report
+
+
+async def _drop_exported_team_answers(pages: PageCollections) -> list[str]:
+    """An approved team answer whose exported page (``rapport review export``) is now ingested: the page's
+    section replaces the ``review/<id>`` copy, which would otherwise tie with it and blur the answer."""
+    rows = await pages.public.documents()
+    from_files = {(m.get("section"), text) for _, text, m in rows
+                  if not str(m.get("source", "")).startswith(TEAM_SOURCE_PREFIX)}
+    copies = [(vector_id, str(m.get("source"))) for vector_id, text, m in rows
+              if str(m.get("source", "")).startswith(TEAM_SOURCE_PREFIX) and (m.get("section"), text) in from_files]
+    await pages.delete(ids=[vector_id for vector_id, _ in copies])
+    return sorted({source for _, source in copies})
 
 
 async def _upsert_chunks(

@@ -317,3 +317,27 @@ class AnswerVote(SQLModel, table=True):
     in_reply_to: str = Field(default="", max_length=200)
     created_at: datetime = _when()
     updated_at: datetime = _when(index=True)
+
+
+class ReviewItem(SQLModel, table=True):
+    """An agent's answer to a customer's question, from one resolved handoff, waiting for an admin:
+    pending → approved (then a knowledge section, source ``review/<id>``) or rejected.
+
+    ``asked`` is the customer's own words; ``question`` and ``answer`` are what becomes the section
+    (the proposal until approved, then as the admin approved or edited them). /forget deletes a
+    pending or rejected item, and strips an approved one of ``asked``, the conversation and the customer.
+    """
+
+    __tablename__ = "review_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    handoff_id: int = Field(unique=True)  # one candidate per handoff; no foreign key: /forget deletes handoffs
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True, ondelete="SET NULL")
+    conversation: str = Field(default="", max_length=600)
+    status: str = Field(default="pending", max_length=16, index=True)  # a ReviewStatus
+    asked: str = ""
+    question: str = Field(default="", max_length=300)
+    answer: str = ""
+    agent: str = Field(default="", max_length=128)
+    created_at: datetime = _when()
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
