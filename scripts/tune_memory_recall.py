@@ -35,8 +35,11 @@ from bot.store.memory import (  # noqa: E402
     lexical_coverage,
 )
 
+
 def bm25_scores(query: str, texts: dict[str, str], k1: float = 1.2, b: float = 0.75) -> dict[str, float]:
-    """A candidate lexical scorer (not used at run time: it lost to coverage here). Memory id -> Okapi BM25 of the query over this customer's memories, divided by the best
+    """A candidate lexical scorer, not used at run time (it did no better than coverage here).
+
+    Memory id -> Okapi BM25 of the query over this customer's memories, divided by the best
     score so that it lies in (0, 1] like a cosine. Unlike :func:`lexical_coverage`, a word said
     twice counts more and a long memory is discounted. Memories sharing no query word are left out.
     """
@@ -61,6 +64,16 @@ def bm25_scores(query: str, texts: dict[str, str], k1: float = 1.2, b: float = 0
 K = 5
 SCORERS = {"coverage": lexical_coverage, "bm25": bm25_scores}
 WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+RRF_K = 60
+
+
+def rank_fusion(cosine: dict[str, float], lexical: dict[str, float], weight: float) -> list[str]:
+    """Reciprocal-rank fusion, the lexical ranking weighted by ``weight`` (a candidate, not used at run time)."""
+    dense_rank = {i: r for r, i in enumerate(sorted(cosine, key=lambda i: -cosine[i]))}
+    lexical_rank = {i: r for r, i in enumerate(sorted(lexical, key=lambda i: -lexical[i]))}
+    fused = {i: 1 / (RRF_K + dense_rank.get(i, 10**6)) + weight / (RRF_K + lexical_rank.get(i, 10**6))
+             for i in {*dense_rank, *lexical_rank}}
+    return sorted(fused, key=lambda i: -fused[i])
 
 
 def prepare(path: Path, cache: Path | None = None) -> list[dict]:
@@ -90,7 +103,7 @@ def prepare(path: Path, cache: Path | None = None) -> list[dict]:
     return people
 
 
-def recall_any(people: list[dict], scorer: str, weight: float, k: int = K) -> float:
+def recall_any(people: list[dict], scorer: str, weight: float, k: int = K, fusion: str = "score") -> float:
     hits = total = 0
     pool = max(k * DENSE_POOL_FACTOR, DENSE_POOL_MIN)
     for person in people:
@@ -99,7 +112,8 @@ def recall_any(people: list[dict], scorer: str, weight: float, k: int = K) -> fl
             cosine = {i: cosine_all[i] for i in top}
             floor = min(cosine.values())
             lexical = SCORERS[scorer](question, person["texts"]) if weight else {}
-            ranked = fuse_scores(cosine, lexical, person["at"], floor, weight)
+            ranked = (rank_fusion(cosine, lexical, weight) if fusion == "rrf"
+                      else fuse_scores(cosine, lexical, person["at"], floor, weight))
             hits += bool(evidence & set(ranked[:k]))
             total += 1
     return hits / total
@@ -109,12 +123,14 @@ def main() -> int:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench" / "sets" / "memory_dev.jsonl"
     people = prepare(path, Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     tune, report = people[0::2], people[1::2]
-    rows = [{"scorer": s, "weight": w, "tune": recall_any(tune, s, w)} for s in SCORERS for w in WEIGHTS]
+    rows = [{"fusion": f, "scorer": s, "weight": w, "tune": recall_any(tune, s, w, fusion=f)}
+            for f in ("score", "rrf") for s in SCORERS for w in WEIGHTS if w]
+    rows.insert(0, {"fusion": "score", "scorer": "coverage", "weight": 0.0, "tune": recall_any(tune, "coverage", 0.0)})
     for row in rows:
         print(json.dumps(row))
     best = max(rows, key=lambda r: (round(r["tune"], 6), -r["weight"]))
     dense = recall_any(report, "coverage", 0.0)
-    chosen = recall_any(report, best["scorer"], best["weight"])
+    chosen = recall_any(report, best["scorer"], best["weight"], fusion=best["fusion"])
     print(json.dumps({"chosen": best, "report_half": {"dense": round(dense, 4), "hybrid": round(chosen, 4)},
                       "questions": {"tune": sum(len(p["questions"]) for p in tune),
                                     "report": sum(len(p["questions"]) for p in report)}}))
