@@ -39,7 +39,7 @@ from bot.config import Brand, Knowledge, LlmBudgets  # noqa: E402
 from bot.knowledge.pages import read_page  # noqa: E402
 from bot.llm import (ComposeRequest, CustomerInsights, DialogueFocus, KnowledgeSection, OrderFacts,  # noqa: E402
                      OrderLine, Pick, Remembered, TurnText)
-from bot.llm.brief import MESSAGE_OVERHEAD, SYSTEM_RULES, BriefBuilder, count_tokens  # noqa: E402
+from bot.llm.brief import MESSAGE_OVERHEAD, SYSTEM_RULES, BriefBuilder, count_tokens, language_fields  # noqa: E402
 from bot.types import ConversationKey, Reply  # noqa: E402
 
 CHAT = ROOT / "bench/sets/offline_chat.jsonl"
@@ -86,7 +86,8 @@ def buffer_tokens(request: ComposeRequest, brand: Brand) -> int:
         *(f"{p.name} (SKU {p.sku}), ${p.price:.2f}: {p.reason}" for p in request.recommendations),
         f"journey stage: {request.insights.stage}", f"draft: {request.draft.text}",
     ])
-    system = SYSTEM_RULES.format(bot=brand.bot_name, brand=brand.name, persona=brand.persona, language="en")
+    system = SYSTEM_RULES.format(bot=brand.bot_name, brand=brand.name, persona=brand.persona,
+                                 **language_fields("en"))
     prompt = f"{grounding}\n\n{get_buffer_string(history)}\nHuman: {request.inbound_text}\nAI:"
     return count_tokens(system) + count_tokens(prompt) + 2 * MESSAGE_OVERHEAD
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from bot.config import Brand, Llm
-from bot.llm.brief import SYSTEM_RULES, Brief, BriefBuilder
+from bot.llm.brief import FOREIGN_NOTE, SYSTEM_RULES, Brief, BriefBuilder
 from bot.llm.client import ChatClient, FailureKind, LlmUnavailable, Message
 from bot.llm.grounding import Check, ReplyChecker, Verdict
 from bot.llm.request import ComposeRequest
@@ -103,7 +103,7 @@ class LlmComposer:
     def _checker(self, request: ComposeRequest, brief: Brief) -> ReplyChecker:
         shown = set(brief.sections)
         hidden = [s.text for s in request.knowledge if s not in shown and s.internal]
-        rules = SYSTEM_RULES.split("Rules:", 1)[1]
+        rules = SYSTEM_RULES.split("Rules:", 1)[1] + FOREIGN_NOTE
         return ReplyChecker(brief.grounding, hidden=hidden, own_contacts=brief.vault.values).with_rules(rules)
 
     def _reply(self, request: ComposeRequest, brief: Brief, text: str) -> Reply:

@@ -193,5 +193,5 @@ async def test_the_customers_language_is_asked_for(fake: FakeOpenAI, composer: L
 
     result = await composer.compose_detailed(dataclasses.replace(request("¿Dónde está mi pedido?"), language="es"))
 
-    assert "Reply in the customer's language (es)" in fake.requests[0].messages[0]["content"]
+    assert "Reply in the customer's language (Spanish, es)" in fake.requests[0].messages[0]["content"]
     assert result.by_model and result.reply.text.startswith("Tu pedido 1042")

@@ -16,7 +16,7 @@ from bot.llm.brief import DRAFT_LEAD
 from bot.llm.stage import LlmComposeStage
 from bot.runtime import Runtime
 from tests.customers.conftest import sampled  # noqa: F401  (the shipped sample customers)
-from tests.fakes.openai import Answer, FakeOpenAI, Recorded
+from tests.fakes.openai import Answer, FakeOpenAI, Recorded, Status
 from tests.llm.conftest import short_config
 from tests.recording import RecordingAdapter
 
@@ -74,3 +74,21 @@ async def test_a_bug_inside_the_llm_composer_still_gets_ana_the_offline_reply(
     monkeypatch.setattr("bot.llm.brief.BriefBuilder.build", broken_brief)
     reply = await ana.say("where is my order 1042?", user="U-ana", channel="DA")
     assert reply is not None and "1042" in reply.text and not reply.text.startswith("Sure thing!")
+
+
+async def test_a_german_customer_is_answered_in_german_and_the_fallback_is_unchanged(
+        ana: RecordingAdapter, fake: FakeOpenAI) -> None:
+    # The engine's own detector (bot/nlp/language.py) decides the language; the model is asked for it.
+    reply = await ana.say("Wie lange dauert der Versand nach Deutschland? Ich brauche die Lampe bald.",
+                          user="U-ana", channel="DA")
+
+    system = fake.requests[-1].messages[0]["content"]
+    assert reply is not None and reply.text.startswith("Sure thing!")
+    assert "Reply in the customer's language (German, de)" in system and "write in German" in system
+
+    fake.default = Status(500)
+    offline = await ana.say("Wie lange dauert der Versand nach Deutschland? Ich brauche die Lampe bald.",
+                            user="U-ana", channel="DA")
+
+    assert offline is not None and not offline.text.startswith("Sure thing!")
+    assert offline.text.startswith("Unsere Antworten gibt es auf Englisch")  # the offline composer's German
