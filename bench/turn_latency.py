@@ -1,11 +1,20 @@
 """Benchmark: engine time per turn with many customers and memories (offline composer).
 
     python bench/turn_latency.py --customers 10000 --memories 100000 --turns 500
+    python bench/turn_latency.py --concurrency 500 --turns 5000             # 500 conversations at once
+    python bench/turn_latency.py --concurrency 500 --rate 150 --turns 3000  # messages arriving at 150/s
+    python bench/turn_latency.py --chroma-url http://127.0.0.1:8000         # vectors in a Chroma server
 
 Loads N synthetic customers (each with a console identity) and M semantic memories
 spread over them, then replays turns from random customers through ``Engine.handle``
-and prints one JSON object: p50/p99 engine milliseconds per turn, turns per second,
-peak RSS and start-up time. Memory vectors are real MiniLM embeddings of a pool of
+and prints one JSON object: p50/p99 milliseconds per turn, turns per second, peak RSS
+(of the whole run, and sampled while the turns ran) and start-up time.
+
+One turn at a time by default. ``--concurrency N`` runs N conversations side by side: without
+``--rate`` each sends its next message as soon as its last is answered (the most the engine can
+do; a turn's time then includes its wait behind the other N-1); with ``--rate R`` messages
+arrive at R a second (Poisson) spread over the N conversations, and a turn's time runs from its
+arrival to its reply. Memory vectors are real MiniLM embeddings of a pool of
 synthetic support sentences, jittered so that no two are identical: embedding
 100,000 distinct sentences would measure the model, not the engine.
 """
@@ -15,8 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
-import resource
 import statistics
 import sys
 import tempfile
@@ -29,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.config import load_config  # noqa: E402
+from bot.embedder import EmbeddingBatcher  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.store.memory import turn_source, vector_id  # noqa: E402
 from bot.store.tables import Customer, Identity, Turn  # noqa: E402
@@ -88,15 +98,78 @@ async def load(runtime: Runtime, customers: int, memories: int, seed: int) -> fl
     return time.perf_counter() - started
 
 
+def bench_inbound(user: int, text: str, message_id: str) -> Inbound:
+    return Inbound(platform="bench", conversation=ConversationKey("bench", "W", f"D{user}"), user_id=f"U{user}",
+                   text=text, message_id=message_id)
+
+
+async def replay_concurrent(runtime: Runtime, customers: int, turns: int, concurrency: int, rate: float | None,
+                            seed: int) -> list[float]:
+    """``turns`` messages over ``concurrency`` conversations of distinct customers (see the module doc)."""
+    rng = random.Random(seed + 2)
+    users = rng.sample(range(1, customers + 1), min(concurrency, customers))
+    timings: list[float] = []
+
+    async def one_turn(user: int, n: int, since: float) -> None:
+        await runtime.engine.handle(bench_inbound(user, rng.choice(QUESTIONS), f"turn-{seed}-c{n}"))
+        timings.append((time.perf_counter() - since) * 1000)
+
+    if rate is None:  # closed loop: every conversation keeps one message in flight
+        async def conversation(index: int, user: int) -> None:
+            for n in range(index, turns, len(users)):
+                await one_turn(user, n, time.perf_counter())
+
+        await asyncio.gather(*(conversation(i, u) for i, u in enumerate(users)))
+        return timings
+    # Open loop: arrivals on a schedule, whatever the engine's pace; a busy conversation queues them.
+    started, at, tasks = time.perf_counter(), 0.0, []
+    for n in range(turns):
+        at += rng.expovariate(rate)
+        delay = started + at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one_turn(users[n % len(users)], n, started + at)))
+    await asyncio.gather(*tasks)
+    return timings
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM; ru_maxrss would keep the peak of a parent that forked us)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+class RssSampler:
+    """Peak resident memory while the turns run (ru_maxrss also counts the bulk load before them)."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        self.peak_mb, self._every, self._task = 0.0, every, None
+
+    def sample(self) -> None:
+        with open("/proc/self/statm") as statm:
+            self.peak_mb = max(self.peak_mb, int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self._every)
+
+    def __enter__(self) -> RssSampler:
+        self._task = asyncio.get_running_loop().create_task(self._run())  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.sample()
+        assert self._task is not None
+        self._task.cancel()
+
+
 async def replay(runtime: Runtime, customers: int, turns: int, seed: int) -> list[float]:
     rng = random.Random(seed + 1)
     timings = []
     for n in range(turns):
         user = rng.randint(1, customers)
-        inbound = Inbound(
-            platform="bench", conversation=ConversationKey("bench", "W", f"D{user}"), user_id=f"U{user}",
-            text=rng.choice(QUESTIONS), message_id=f"turn-{seed}-{n}",
-        )
+        inbound = bench_inbound(user, rng.choice(QUESTIONS), f"turn-{seed}-{n}")
         started = time.perf_counter()
         await runtime.engine.handle(inbound)
         timings.append((time.perf_counter() - started) * 1000)
@@ -105,7 +178,7 @@ async def replay(runtime: Runtime, customers: int, turns: int, seed: int) -> lis
 
 async def main(args: argparse.Namespace) -> dict[str, object]:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="rapport-bench-"))
-    config = load_config(ROOT / "config.yaml", env={})
+    config = load_config(ROOT / "config.yaml", env={"CHROMA_URL": args.chroma_url} if args.chroma_url else {})
     opened = time.perf_counter()
     async with Runtime.open(config, data_dir) as runtime:
         startup = time.perf_counter() - opened
@@ -113,21 +186,34 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             await runtime.ingest()
         load_seconds = await load(runtime, args.customers, args.memories, args.seed)
         await replay(runtime, args.customers, min(20, args.turns), args.seed + 99)  # warm caches
+        calls_before = runtime.embedder.calls if isinstance(runtime.embedder, EmbeddingBatcher) else 0
         wall = time.perf_counter()
-        timings = await replay(runtime, args.customers, args.turns, args.seed)
+        with RssSampler() as rss:
+            if args.concurrency > 1:
+                timings = await replay_concurrent(runtime, args.customers, args.turns, args.concurrency, args.rate,
+                                                  args.seed)
+            else:
+                timings = await replay(runtime, args.customers, args.turns, args.seed)
         wall = time.perf_counter() - wall
+        model_calls = runtime.embedder.calls - calls_before if isinstance(runtime.embedder, EmbeddingBatcher) else None
     ordered = sorted(timings)
     return {
         "benchmark": "turn_latency",
         "customers": args.customers,
         "memories": args.memories,
         "turns": args.turns,
+        "concurrency": args.concurrency,
+        "arrival_rate": args.rate,
+        "vectors": "chroma server" if args.chroma_url else "embedded chroma",
         "p50_ms": round(statistics.median(ordered), 2),
         "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
         "turns_per_second": round(args.turns / wall, 1),
         "startup_seconds": round(startup, 2),
         "load_seconds": round(load_seconds, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_during_turns_mb": round(rss.peak_mb, 1),
+        "embedding_model_calls": model_calls,  # fewer than turns: messages shared calls
+        "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine while it ran
         "composer": "offline",
     }
 
@@ -138,5 +224,8 @@ if __name__ == "__main__":
     parser.add_argument("--memories", type=int, default=100_000)
     parser.add_argument("--turns", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--concurrency", type=int, default=1, help="conversations side by side (default: one turn at a time)")
+    parser.add_argument("--rate", type=float, help="with --concurrency: messages arrive at this many a second")
+    parser.add_argument("--chroma-url", help="vectors in this Chroma server (default: embedded in the data dir)")
     parser.add_argument("--data-dir", help="where to build the stores (default: a new temp folder)")
     print(json.dumps(asyncio.run(main(parser.parse_args()))))

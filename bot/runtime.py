@@ -25,7 +25,7 @@ from bot.knowledge.catalog_index import CatalogIndex
 from bot.learning.review import TeamAnswers
 from bot.recommend.advisor import ProductAdvisor
 from bot.store.tables import Ticket, Turn, as_utc
-from bot.embedder import Embedder, EmbeddingBatcher, embed_async, load_embedder
+from bot.embedder import DeferredEmbedder, Embedder, EmbeddingBatcher, embed_async
 from bot.engine import Engine
 from bot.knowledge.ingest import CATALOG, PAGES, PAGES_INTERNAL, IngestReport, KnowledgeFiles, Progress, ingest
 from bot.knowledge.search import KnowledgeBase, PageCollections
@@ -33,7 +33,7 @@ from bot.locks import conversation_locks
 from bot.sentiment import load_scorer
 from bot.stages.accept import Accept
 from bot.stages.act import Act
-from bot.stages.compose import OfflineComposer
+from bot.stages.compose import Composer, OfflineComposer
 from bot.stages.decide import Decide
 from bot.handlers import registry as handler_registry
 from bot.handlers.base import Services
@@ -51,8 +51,6 @@ from bot.store.feedback import FeedbackLog
 from bot.store.inbox import Inbox
 from bot.store.outbox import Outbox
 from bot.store.review import ReviewQueue
-from bot.llm import LlmComposer
-from bot.llm.stage import LlmComposeStage
 from bot.delivery import Delivery, ReplyPoster
 from bot.notify import reply_notices
 from bot.store.memory import CustomerMemory, shard_names, ticket_source, turn_source
@@ -108,8 +106,9 @@ class Runtime:
         try:
             # An embedded SQLite upgrades itself; a shared server database is upgraded by `rapport db upgrade`.
             await ensure_schema(database, auto_upgrade=database.is_sqlite)
-            # Concurrent conversations share model calls (one call for messages a few ms apart).
-            embedder = EmbeddingBatcher(load_embedder(config.models.embedder))
+            # Concurrent conversations share model calls (one call for messages a few ms apart); the
+            # model loads on the first text to embed, so commands that embed nothing never load it.
+            embedder = EmbeddingBatcher(DeferredEmbedder(config.models.embedder))
             vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension,
                                        backend=config.stores.vectors, database=database)
             pages = PageCollections(await vectors.collection(PAGES), await vectors.collection(PAGES_INTERNAL))
@@ -146,8 +145,13 @@ class Runtime:
             offline = OfflineComposer(config.brand, config.templates, registry, config.thresholds)
             # With an LLM configured it writes the conversational replies from a grounded brief; the
             # offline composer drafts every reply first and stands in on any fault.
-            composer = (LlmComposeStage(offline, LlmComposer.from_config(config.llm, config.brand), config.brand,
-                                        set(config.admins)) if config.llm.enabled else offline)
+            composer: Composer = offline
+            if config.llm.enabled:  # the OpenAI client (~20 MB, ~0.5 s of imports) only when one is configured
+                from bot.llm import LlmComposer
+                from bot.llm.stage import LlmComposeStage
+
+                composer = LlmComposeStage(offline, LlmComposer.from_config(config.llm, config.brand), config.brand,
+                                           set(config.admins))
             engine = Engine(
                 accept=accept,
                 identify=Identify(customers),
@@ -176,8 +180,8 @@ class Runtime:
                           catalog, insights, privacy, advisor, handoffs, delivery, team_answers)
             finally:
                 await delivery.stop()  # running turns finish before the stores close
-                if isinstance(composer, LlmComposeStage):
-                    await composer.close()
+                if composer is not offline:
+                    await composer.close()  # type: ignore[attr-defined]
                 await memory.close()
                 await engine.locks.close()
                 embedder.close()
@@ -296,7 +300,7 @@ class Runtime:
 async def reindex(config: Config, data_dir: Path) -> None:
     """Drop every vector collection (e.g. after changing embedder); ingest and
     ``Runtime.rebuild_memories`` then rebuild them from the files and from SQL."""
-    embedder = load_embedder(config.models.embedder)
+    embedder = DeferredEmbedder(config.models.embedder)  # its name and size only: nothing is embedded
     database = Database(database_url(config), data_dir)  # pgvector keeps its collections there
     try:
         vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension,

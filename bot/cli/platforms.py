@@ -17,20 +17,22 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from adapters.base import Adapter
-from adapters.discord import DiscordAdapter
 from adapters.slack import DeskMessage, SlackAdapter, SlackClient, SlackDesk, SlackDeskSettings, web_client
-from adapters.telegram import TelegramAdapter
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, require_services, run_async
 from bot.config import Config, Platform, Platforms
 from bot.errors import ConfigError
 from bot.runtime import Runtime
 from bot.handoff.desk import HandoffDesk
 from bot.types import Feedback, FeedbackHandler, MessageHandler
+
+if TYPE_CHECKING:  # imported where a platform is enabled: a process without it never loads its SDK
+    from adapters.discord import DiscordAdapter
+    from adapters.telegram import TelegramAdapter
 
 log = logging.getLogger("rapport.platforms")
 
@@ -163,8 +165,16 @@ async def connect(config: Config, data_dir: Path, process: Process) -> AsyncIter
                                               frozenset(config.handoff.agents))
         slack = SlackAdapter(config.platforms.slack, client=slack_client, desk=desk_settings) \
             if slack_client is not None and "slack" in needed else None
-        discord = DiscordAdapter(config.platforms.discord) if "discord" in needed else None
-        telegram = TelegramAdapter(config.platforms.telegram) if "telegram" in needed else None
+        discord: DiscordAdapter | None = None
+        telegram: TelegramAdapter | None = None
+        if "discord" in needed:
+            from adapters.discord import DiscordAdapter
+
+            discord = DiscordAdapter(config.platforms.discord)
+        if "telegram" in needed:
+            from adapters.telegram import TelegramAdapter
+
+            telegram = TelegramAdapter(config.platforms.telegram)
         adapters: list[Adapter] = [a for a in (slack, discord, telegram) if a is not None]
         for adapter in adapters:
             runtime.delivery.add_sender(adapter.platform, adapter.send)

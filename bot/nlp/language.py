@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import csv
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 EVAL_CSV = Path(__file__).resolve().parent / "language_eval.csv"
 
@@ -129,10 +131,9 @@ class LanguageDetector:
         """``known_words``: words that say nothing about the language (product and brand names from
         the catalog); they are dropped before detection. Thresholds apply to Latin-script text; a
         message mostly in another script (Cyrillic, CJK, Arabic, …) needs only two letters."""
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-        self._model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-        self._model.set_languages(list(candidates))
+        self._candidates = list(candidates)
+        self._model: Any = None  # loaded by the first message long enough to need it (~50 MB, ~0.7 s)
+        self._loading = threading.Lock()
         self._known = frozenset(w.lower() for w in known_words)
         self._min_words = min_words
         self._min_letters = min_letters
@@ -147,13 +148,26 @@ class LanguageDetector:
         latin = _latin_share(words) >= 0.5
         if latin and (len(words) < self._min_words or letters < self._min_letters):
             return Language(ENGLISH, 1.0, True, f"too short to tell ({len(words)} words, {letters} letters)")
-        code, probability = self._model.classify(" ".join(words))
+        code, probability = self._identifier().classify(" ".join(words))
         probability = float(probability)
         if code == ENGLISH:
             return Language(ENGLISH, probability, True, "detected")
         if latin and probability < self._min_confidence:
             return Language(ENGLISH, 1.0 - probability, True, f"unsure ({code} at {probability:.2f})")
         return Language(code, probability, False, "detected")
+
+
+    def _identifier(self) -> Any:
+        with self._loading:  # detect runs on worker threads: two first messages load it once
+            if self._model is None:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                model.set_languages(self._candidates)
+                # set_languages keeps the 97-language table for a later reset we never make: drop it (~20 MB).
+                model._full_model = (model.nb_ptc, model.nb_pc, model.nb_classes)
+                self._model = model
+        return self._model
 
 
 def _latin_share(words: list[str]) -> float:
