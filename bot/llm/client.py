@@ -9,6 +9,7 @@ read timeout stands in for it (a plain answer's first byte comes when the whole 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -23,13 +24,65 @@ from openai import AsyncOpenAI
 from bot.config import Llm
 from bot.errors import RapportError
 
-__all__ = ["ChatClient", "CircuitBreaker", "Completion", "Endpoint", "FailureKind", "LlmUnavailable", "Message"]
+__all__ = ["ACTIONS", "ChatClient", "CircuitBreaker", "Completion", "Endpoint", "FailureKind", "LlmUnavailable",
+           "Message", "REPLY_FORMAT", "parse_reply"]
 
 log = logging.getLogger("rapport.llm")
 
 # Statuses worth another try: the server may answer next time. 400/401/403/404/422 never will.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 BACKOFF_BASE_SECONDS = 0.4
+
+# What the model may say it is doing. It only *says*: the composer turns "hand_off" into the offer of a
+# person (a button), and the handoff rules decide when the customer takes it.
+ACTIONS = ("answer", "clarify", "hand_off")
+
+# Structured output (json_schema), asked for while an endpoint has not refused it: the action with the text.
+REPLY_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "support_reply",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {
+                "action": {"type": "string", "enum": list(ACTIONS),
+                           "description": "answer the question, ask a clarifying question, or offer a person"},
+                "text": {"type": "string", "description": "the reply to the customer"},
+            },
+            "required": ["action", "text"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def parse_reply(raw: str) -> tuple[str, str]:
+    """(text, action) of an answer: a ``{"action", "text"}`` object when the server honoured the format,
+    else the whole answer is the text and the action unknown (""). Never raises."""
+    body = raw.strip()
+    if body.startswith("```"):  # some servers fence their JSON
+        body = body.strip("`").removeprefix("json").strip()
+    if not body.startswith("{"):
+        return raw, ""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return raw, ""
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        return raw, ""
+    action = value.get("action")
+    return value["text"], action if action in ACTIONS else ""
+
+
+def _refuses_format(exc: openai.APIStatusError) -> bool:
+    """A 400 that is about the response format (not about our messages): ask this endpoint in plain text."""
+    if exc.status_code != 400:
+        return False
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    said = f"{exc.message} {error.get('message', '')} {error.get('param', '')}".lower()
+    return any(word in said for word in ("response_format", "json_schema", "structured output"))
 
 
 class FailureKind(StrEnum):
@@ -66,6 +119,7 @@ class Completion:
     prompt_tokens: int  # as the server's usage reports them (0 when it reports none)
     completion_tokens: int
     attempts: int
+    action: str = ""  # "answer" | "clarify" | "hand_off", or "" when the server answered in plain text
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +171,8 @@ class ChatClient:
         self._temperature = temperature
         self._stream = stream
         self.breaker = breaker
+        # Per endpoint, remembered across turns: does it take response_format? Yes until it says no once.
+        self.structured = [True] * len(endpoints)
         self._clients = [
             AsyncOpenAI(base_url=e.base_url or None, api_key=e.api_key or "not-needed", max_retries=0,
                         timeout=httpx.Timeout(overall_seconds, connect=min(3.0, overall_seconds),
@@ -187,43 +243,65 @@ class ChatClient:
         return BACKOFF_BASE_SECONDS * (2 ** attempt) * random.uniform(0.5, 1.5)
 
     async def _once(self, index: int, endpoint: Endpoint, messages: list[Message], attempt: int) -> Completion:
+        try:
+            return await self._ask(index, endpoint, messages, attempt)
+        except openai.APIStatusError as exc:
+            if not (self.structured[index] and _refuses_format(exc)):
+                raise self._status_failure(exc, attempt) from exc
+            # Once per endpoint, not per turn: from now on it is asked in plain text, and this turn goes on.
+            self.structured[index] = False
+            log.info("llm endpoint refuses structured output; plain text from now on", extra={"endpoint": index})
+            try:
+                return await self._ask(index, endpoint, messages, attempt)
+            except openai.APIStatusError as again:
+                raise self._status_failure(again, attempt) from again
+
+    @staticmethod
+    def _status_failure(exc: openai.APIStatusError, attempt: int) -> LlmUnavailable:
+        failure = LlmUnavailable(FailureKind.STATUS, exc.status_code, attempt)
+        failure.retry_after = _retry_after(exc.response)  # type: ignore[attr-defined]
+        return failure
+
+    def _options(self, index: int) -> dict[str, object]:
+        options: dict[str, object] = {"max_tokens": self._max_tokens, "temperature": self._temperature}
+        if self.structured[index]:
+            options["response_format"] = REPLY_FORMAT
+        return options
+
+    async def _ask(self, index: int, endpoint: Endpoint, messages: list[Message], attempt: int) -> Completion:
         client = self._clients[index]
         payload = [{"role": m.role, "content": m.content} for m in messages]
         try:
             if self._stream:
-                return await self._streamed(client, endpoint, payload, attempt)
+                return await self._streamed(client, index, endpoint, payload, attempt)
             response = await client.chat.completions.create(
-                model=endpoint.model, messages=payload, max_tokens=self._max_tokens,  # type: ignore[arg-type]
-                temperature=self._temperature)
-            text = (response.choices[0].message.content or "") if response.choices else ""
+                model=endpoint.model, messages=payload, **self._options(index))  # type: ignore[call-overload]
+            raw = (response.choices[0].message.content or "") if response.choices else ""
+            text, action = parse_reply(raw)
             usage = response.usage
             if not text.strip():
                 raise LlmUnavailable(FailureKind.GARBAGE, attempts=attempt)
             return Completion(text, response.model or endpoint.model, usage.prompt_tokens if usage else 0,
-                              usage.completion_tokens if usage else 0, attempt)
-        except LlmUnavailable:
+                              usage.completion_tokens if usage else 0, attempt, action)
+        except (LlmUnavailable, openai.APIStatusError):
             raise
         except openai.APITimeoutError as exc:
             raise LlmUnavailable(FailureKind.FIRST_TOKEN_TIMEOUT, attempts=attempt) from exc
         except openai.APIConnectionError as exc:
             raise LlmUnavailable(FailureKind.CONNECTION, attempts=attempt) from exc
-        except openai.APIStatusError as exc:
-            failure = LlmUnavailable(FailureKind.STATUS, exc.status_code, attempt)
-            failure.retry_after = _retry_after(exc.response)  # type: ignore[attr-defined]
-            raise failure from exc
         except (openai.APIResponseValidationError, ValueError, KeyError, IndexError, AttributeError,
                 TypeError) as exc:
             # The SDK raises plain decoding errors for a body that is not JSON or not a completion.
             raise LlmUnavailable(FailureKind.GARBAGE, attempts=attempt) from exc
 
-    async def _streamed(self, client: AsyncOpenAI, endpoint: Endpoint, payload: list[dict[str, str]],
+    async def _streamed(self, client: AsyncOpenAI, index: int, endpoint: Endpoint, payload: list[dict[str, str]],
                         attempt: int) -> Completion:
         started = time.monotonic()
         first_token = asyncio.timeout(self._first_token)
         parts: list[str] = []
         try:
             async with first_token:
-                return await self._collect(client, endpoint, payload, attempt, first_token, started, parts)
+                return await self._collect(client, index, endpoint, payload, attempt, first_token, started, parts)
         except (TimeoutError, httpx.TimeoutException, openai.APITimeoutError):
             # Our first-token scope, or the read timeout between chunks; the caller's deadline is converted
             # by its own scope, further out, and never lands here.
@@ -232,11 +310,11 @@ class ChatClient:
         except (httpx.HTTPError, openai.APIConnectionError) as exc:  # the connection dropped
             raise LlmUnavailable(FailureKind.STALLED if parts else FailureKind.CONNECTION, attempts=attempt) from exc
 
-    async def _collect(self, client: AsyncOpenAI, endpoint: Endpoint, payload: list[dict[str, str]], attempt: int,
-                       first_token: asyncio.Timeout, started: float, parts: list[str]) -> Completion:
+    async def _collect(self, client: AsyncOpenAI, index: int, endpoint: Endpoint, payload: list[dict[str, str]],
+                       attempt: int, first_token: asyncio.Timeout, started: float, parts: list[str]) -> Completion:
         stream = await client.chat.completions.create(
-            model=endpoint.model, messages=payload, max_tokens=self._max_tokens,  # type: ignore[arg-type]
-            temperature=self._temperature, stream=True, stream_options={"include_usage": True})
+            model=endpoint.model, messages=payload, stream=True,  # type: ignore[call-overload]
+            stream_options={"include_usage": True}, **self._options(index))
         prompt_tokens = completion_tokens = 0
         model = endpoint.model
         try:
@@ -251,11 +329,11 @@ class ChatClient:
                         parts.append(choice.delta.content)
         finally:
             await stream.close()
-        text = "".join(parts)
+        text, action = parse_reply("".join(parts))
         if not text.strip():
             raise LlmUnavailable(FailureKind.GARBAGE, attempts=attempt)
         log.debug("llm streamed", extra={"seconds": round(time.monotonic() - started, 3)})
-        return Completion(text, model, prompt_tokens, completion_tokens, attempt)
+        return Completion(text, model, prompt_tokens, completion_tokens, attempt, action)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

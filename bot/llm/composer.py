@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from bot.config import Brand, Llm
+from bot.handlers.base import PERSON
 from bot.llm.brief import FOREIGN_NOTE, SYSTEM_RULES, Brief, BriefBuilder
 from bot.llm.client import ChatClient, FailureKind, LlmUnavailable, Message
 from bot.llm.grounding import Check, ReplyChecker, Verdict
@@ -45,6 +46,7 @@ class Composition:
     completion_tokens: int = 0
     brief_tokens: int = 0  # our own o200k count of the last brief
     seconds: float = 0.0
+    action: str = ""  # what the model said it does (structured output), "" for plain text or the draft
 
 
 class LlmComposer:
@@ -85,10 +87,11 @@ class LlmComposer:
             METRICS.tokens_used(answer.prompt_tokens, answer.completion_tokens)
             verdict = checker.check(answer.text)
             if verdict.ok:
-                reply = self._reply(request, brief, answer.text)
-                self._log(request, "model", checks=checks, prompt=prompt, completion=completion)
+                reply = self._reply(request, brief, answer.text, answer.action)
+                self._log(request, "model", checks=checks, prompt=prompt, completion=completion,
+                          action=answer.action)
                 return Composition(reply, True, tuple(checks), None, prompt, completion, brief.tokens,
-                                   time.monotonic() - started)
+                                   time.monotonic() - started, answer.action)
             assert verdict.check is not None
             checks.append(verdict.check)
             if attempt == 0:
@@ -106,7 +109,7 @@ class LlmComposer:
         rules = SYSTEM_RULES.split("Rules:", 1)[1] + FOREIGN_NOTE
         return ReplyChecker(brief.grounding, hidden=hidden, own_contacts=brief.vault.values).with_rules(rules)
 
-    def _reply(self, request: ComposeRequest, brief: Brief, text: str) -> Reply:
+    def _reply(self, request: ComposeRequest, brief: Brief, text: str, action: str = "") -> Reply:
         cited: list[Source] = []
         for match in _MARKER.finditer(text):
             n = int(match.group(1))
@@ -119,16 +122,22 @@ class LlmComposer:
         # Placeholders go back to the customer's own values only now, after every check ran on the
         # redacted text: the model never saw them, the customer reads them.
         restored = brief.vault.restore(clean)
-        return dataclasses.replace(request.draft, text=restored, sources=tuple(cited) or request.draft.sources)
+        suggestions = request.draft.suggestions
+        if action == "hand_off" and PERSON not in suggestions:
+            # The model may only *offer* a person: the button sends "I'd like to talk to a person", and the
+            # handoff rules (bot/handlers) decide on that message as on any other. No handoff opens here.
+            suggestions = (*suggestions, PERSON)
+        return dataclasses.replace(request.draft, text=restored, sources=tuple(cited) or request.draft.sources,
+                                   suggestions=suggestions)
 
     @staticmethod
     def _log(request: ComposeRequest, outcome: str, *, failure: str = "", status: int = 0,
-             checks: list[Check] | None = None, prompt: int = 0, completion: int = 0) -> None:
+             checks: list[Check] | None = None, prompt: int = 0, completion: int = 0, action: str = "") -> None:
         # Ids, check names and counts only: no message text, no personal data.
         log.info("llm compose", extra={"customer_id": request.customer_ref, "message_id": request.draft.in_reply_to,
                                        "outcome": outcome, "failure": failure, "status": status,
                                        "checks": [c.value for c in checks or []], "prompt_tokens": prompt,
-                                       "completion_tokens": completion})
+                                       "completion_tokens": completion, "action": action})
 
 
 def _retry_rule(verdict: Verdict) -> str:

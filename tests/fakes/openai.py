@@ -84,6 +84,9 @@ class FakeOpenAI:
     _script: deque[Behaviour] = field(default_factory=deque)
     _server: LoopbackServer | None = None
     _hung: set[asyncio.Event] = field(default_factory=set)
+    # A server without structured output (many local ones): a request with response_format gets the 400
+    # such servers send, before any scripted behaviour is used up.
+    refuses_response_format: bool = False
 
     def script(self, *behaviours: Behaviour) -> None:
         self._script.extend(behaviours)
@@ -110,6 +113,10 @@ class FakeOpenAI:
         body = await request.json()
         recorded = Recorded(body, dict(request.headers), time.monotonic())
         self.requests.append(recorded)
+        if self.refuses_response_format and "response_format" in body:
+            return web.json_response({"error": {"message": "response_format json_schema is not supported",
+                                                "type": "invalid_request_error", "param": "response_format",
+                                                "code": None}}, status=400)
         behaviour = self._script.popleft() if self._script else (
             self.default(recorded) if callable(self.default) else self.default)
         match behaviour:
