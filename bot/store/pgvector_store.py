@@ -83,6 +83,9 @@ class PgVectorCollection(VectorCollection):
 
     def __init__(self, engine: AsyncEngine, name: str, table: Table) -> None:
         self._engine = engine
+        # Reads of one statement need no transaction: autocommit saves BEGIN and ROLLBACK, two of a read's
+        # four round trips (same pool, same connections).
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.name = name
         self.table = table
 
@@ -127,16 +130,20 @@ class PgVectorCollection(VectorCollection):
         else:
             statement = (select(self.table.c.id, self.table.c.document, self.table.c.metadata,
                                 distance.label("distance")).order_by(distance).limit(limit))
-        async with self._engine.begin() as connection:
-            ef_search = min(EF_SEARCH_MAX, max(EF_SEARCH_MIN, 2 * limit))
-            await connection.execute(select(func.set_config("hnsw.ef_search", str(ef_search), True)))
-            rows = (await connection.execute(statement)).all()
+        if where:
+            async with self._reads.connect() as connection:
+                rows = (await connection.execute(statement)).all()
+        else:  # only the unfiltered query walks the HNSW index: widen its search for this transaction
+            async with self._engine.begin() as connection:
+                ef_search = min(EF_SEARCH_MAX, max(EF_SEARCH_MIN, 2 * limit))
+                await connection.execute(select(func.set_config("hnsw.ef_search", str(ef_search), True)))
+                rows = (await connection.execute(statement)).all()
         return [VectorHit(id=i, document=d or "", metadata=dict(m or {}), similarity=1.0 - float(dist))
                 for i, d, m, dist in rows]
 
     async def metadatas(self, where: Where | None = None) -> dict[str, dict[str, Any]]:
         statement = select(self.table.c.id, self.table.c.metadata).where(where_clause(self.table, where))
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return {i: dict(m) for i, m in (await connection.execute(statement)).all()}
 
     async def reassign(self, where: Where, changes: dict[str, Any]) -> int:
@@ -149,13 +156,13 @@ class PgVectorCollection(VectorCollection):
 
     async def vectors(self, where: Where) -> list[tuple[str, np.ndarray, str, dict[str, Any]]]:
         statement = select(self.table.c.id, self.table.c.embedding, self.table.c.document, self.table.c.metadata)
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(statement.where(where_clause(self.table, where)))).all()
         return [(i, np.asarray(e, dtype=np.float32), d or "", dict(m)) for i, e, d, m in rows]
 
     async def documents(self, where: Where | None = None) -> list[tuple[str, str, dict[str, Any]]]:
         statement = select(self.table.c.id, self.table.c.document, self.table.c.metadata)
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(statement.where(where_clause(self.table, where)))).all()
         return [(i, d or "", dict(m)) for i, d, m in rows]
 
@@ -171,7 +178,7 @@ class PgVectorCollection(VectorCollection):
             await connection.execute(statement)
 
     async def count(self) -> int:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return int((await connection.execute(select(func.count()).select_from(self.table))).scalar_one())
 
 
