@@ -307,6 +307,19 @@ class Recommendations(Section):
     cross_sell_after_orders: bool = Field(True, description="Suggest something after an order question is answered.")
 
 
+class Learning(Section):
+    """Answer votes (👍/👎) re-rank knowledge sections for similar questions (bot/learning/scorer.py)."""
+
+    enabled: bool = True
+    agree: Annotated[int, Field(ge=1)] = Field(
+        3, description="Different customers whose votes must agree before a section moves for everyone.")
+    half_life_days: Annotated[float, Field(gt=0)] = Field(30.0, description="A vote's weight halves every this many days.")
+    similarity: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.7, description="Cosine between two questions at or above which a vote on one counts for the other.")
+    shift: Annotated[float, Field(ge=0, le=1)] = Field(0.15, description="How far agreed votes move a section's score.")
+    own_shift: Annotated[float, Field(ge=0, le=1)] = Field(0.5, description="How far a customer's own vote moves it for them.")
+
+
 class Platform(Section):
     enabled: bool = False
     api_base_url: str = Field("", description="Override the platform's API endpoint (proxy, GovSlack, local fake).")
@@ -491,6 +504,7 @@ class Config(Section):
     conversation: Conversation = Conversation()
     journey: Journey = Journey()
     recommendations: Recommendations = Recommendations()
+    learning: Learning = Learning()
     platforms: Platforms = Platforms()
     llm: Llm = Llm()
     handoff: Handoff = Handoff()

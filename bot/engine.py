@@ -19,6 +19,7 @@ from bot.stages.recall import Context, Recall
 from bot.stages.recommend import Recommend
 from bot.stages.remember import Remember
 from bot.stages.understand import Understand
+from bot.learning.answers import AnswerLearning
 from bot.store.feedback import FeedbackLog
 from bot.store.inbox import Arrival, LeaseLost, QueuedMessage
 from bot.store.outbox import with_key
@@ -35,6 +36,7 @@ def _addressed(reply: Reply, inbound: Inbound) -> Reply:
 
 
 _ON_SUGGESTIONS = {FeedbackKind.RECOMMENDATION_CLICKED, FeedbackKind.RECOMMENDATION_REJECTED}
+_ON_ANSWERS = {FeedbackKind.HELPFUL: 1, FeedbackKind.NOT_HELPFUL: -1}
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Engine:
     locks: ConversationLocks
     feedback_log: FeedbackLog
     desk: HandoffDesk
+    learning: AnswerLearning | None = None  # 👍/👎 on answers re-rank knowledge (bot/learning)
 
     async def handle(self, inbound: Inbound) -> Reply | None:
         """Store one message and run its conversation's queue; the reply to it (stored in the outbox
@@ -138,3 +141,21 @@ class Engine:
                  extra={"platform": feedback.platform, "kind": feedback.kind.value})
         if customer_id is not None and feedback.value and feedback.kind in _ON_SUGGESTIONS:
             self.recommend.learn(customer_id, feedback.value, positive=feedback.kind is not FeedbackKind.RECOMMENDATION_REJECTED)
+        if customer_id is not None and self.learning is not None and feedback.kind in _ON_ANSWERS:
+            await self._vote_on_answer(customer_id, feedback)
+
+    async def _vote_on_answer(self, customer_id: int, feedback: Feedback) -> None:
+        """A 👍/👎 click votes on the section that answered; after a 👎 the customer's reply (the
+        next-best answers and a person) is a queued turn of its own, keyed by the click, so it is
+        given exactly once however often the platform redelivers the click."""
+        assert self.learning is not None
+        answered = await self.learning.answered(customer_id, feedback.in_reply_to)
+        if answered is None:
+            return
+        polarity = _ON_ANSWERS[feedback.kind]
+        await self.learning.vote(customer_id, answered, polarity)
+        if polarity < 0:
+            click = feedback.feedback_id or feedback.in_reply_to
+            # Run by the delivery's sweeper (or the next message): this call returns to the platform now.
+            await self.receive(Inbound(feedback.platform, feedback.conversation, feedback.user_id, "/unhelpful",
+                                       f"unhelpful:{click}"[:200], received_at=feedback.received_at))

@@ -29,6 +29,8 @@ from bot.embedder import DeferredEmbedder, Embedder, EmbeddingBatcher, embed_asy
 from bot.engine import Engine
 from bot.knowledge.ingest import CATALOG, PAGES, PAGES_INTERNAL, IngestReport, KnowledgeFiles, Progress, ingest
 from bot.knowledge.search import KnowledgeBase, PageCollections
+from bot.learning.answers import AnswerLearning, rules_from
+from bot.store.votes import VoteStore
 from bot.locks import conversation_locks
 from bot.sentiment import load_scorer
 from bot.stages.accept import Accept
@@ -113,6 +115,11 @@ class Runtime:
                                        backend=config.stores.vectors, database=database)
             pages = PageCollections(await vectors.collection(PAGES), await vectors.collection(PAGES_INTERNAL))
             knowledge = await KnowledgeBase.open(pages, await vectors.collection(CATALOG), embedder)
+            # Answer votes re-rank the knowledge search; read into memory once, here, not per turn.
+            learning = AnswerLearning(VoteStore(database), rules_from(config.learning), embedder)
+            if config.learning.enabled:
+                learning.attach(knowledge)
+                await learning.load()
             catalog = await CatalogIndex.load(knowledge.catalog)
             memory = CustomerMemory([await vectors.collection(n) for n in shard_names(config.stores.memory_shards)],
                                     database, max_per_customer=config.stores.memories_per_customer)
@@ -138,7 +145,7 @@ class Runtime:
                 brand=config.brand, templates=config.templates, thresholds=config.thresholds, handoff=config.handoff,
                 escalation=escalation, linker=linker, privacy=privacy,
                 directory=customers, feedback=feedback_log, knowledge=knowledge, embedder=embedder, catalog=catalog,
-                advisor=advisor,
+                advisor=advisor, learning=learning if config.learning.enabled else None,
             ))
             # Product names say nothing about the language a message is in.
             product_words = [w for p in catalog.products.values() for w in p.name.split()]
@@ -173,6 +180,7 @@ class Runtime:
                 locks=conversation_locks(config.stores.redis_url or os.environ.get("REDIS_URL", "")),
                 feedback_log=feedback_log,
                 desk=handoffs,
+                learning=learning if config.learning.enabled else None,
             )
             delivery = Delivery(engine, poster)
             try:

@@ -24,6 +24,7 @@ from bot.store.inbox import scrub_customer
 from bot.store.review import forget_review_items
 from bot.store.memory import CustomerMemory
 from bot.store.tables import (
+    AnswerVote,
     Customer,
     FeedbackRecord,
     ForgetRequest,
@@ -129,6 +130,8 @@ class PrivacyDesk:
             for table in CUSTOMER_TABLES:
                 await session.exec(delete(table).where(table.customer_id == customer_id))  # type: ignore[attr-defined, call-overload]
             await scrub_customer(session, customer_id)
+            # Answer votes hold a vector of the customer's words (their question).
+            await session.exec(delete(AnswerVote).where(col(AnswerVote.customer_id) == customer_id))  # type: ignore[call-overload]
             # Candidates from their handoffs go; an approved one keeps only what the admin approved.
             await forget_review_items(session, customer_id)
             await session.exec(delete(Customer).where(col(Customer.id) == customer_id))  # type: ignore[call-overload]

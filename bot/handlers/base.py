@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.embedder import Embedder
     from bot.handoff.escalation import Escalation
     from bot.knowledge.catalog_index import CatalogIndex
+    from bot.learning.answers import AnswerLearning
     from bot.recommend.advisor import ProductAdvisor
     from bot.knowledge.search import KnowledgeBase
     from bot.stages.recall import Context
@@ -51,6 +52,7 @@ class Services:
     embedder: Embedder | None = None
     catalog: CatalogIndex | None = None
     advisor: ProductAdvisor | None = None  # its catalog vectors help match a product described in other words
+    learning: AnswerLearning | None = None  # answer votes: record them, offer the next-best answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,7 @@ class Outcome:
     forgotten: bool = False
     csat: int | None = None
     found: KnowledgeHit | None = None  # a knowledge section looked up by the action
+    alternatives: tuple[KnowledgeHit, ...] = ()  # after a 👎: the next-best sections for that question
 
 
 @dataclass(frozen=True, slots=True)

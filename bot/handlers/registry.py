@@ -15,6 +15,7 @@ from bot.handlers.forget import Forget
 from bot.handlers.greet import Greet
 from bot.handlers.handoff import HandOff
 from bot.handlers.help import Help
+from bot.handlers.helpful import Helpful
 from bot.handlers.language import OtherLanguage
 from bot.handlers.link import Link
 from bot.handlers.noted import Noted
@@ -29,11 +30,13 @@ from bot.handlers.silent import Silent
 from bot.handlers.thank import Thank
 from bot.handlers.unknown import Unknown
 from bot.handlers.unknown_command import UnknownCommand
+from bot.handlers.unhelpful import Unhelpful
 from bot.handlers.upset import Upset
 
 HANDLERS: tuple[type[Handler], ...] = (
     Silent,  # a person owns the conversation
     Link, Export, Forget, Csat, Help, UnknownCommand,  # commands
+    Helpful, Unhelpful,  # a verdict on the last answer (/helpful, 👎, "that didn't help"): before Thank
     Safety,  # before any rule: a safety report gets the guidance and a person
     HandOff,  # escalation rules from config.yaml
     OtherLanguage,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -34,6 +34,11 @@ CONFIDENT_MARGIN = 0.03
 # Nearest vectors fetched per collection: every section has two (heading alone, heading +
 # answer), and the lexical view may promote a section the cosine ranked well below the top.
 DENSE_POOL = 64
+
+
+class AnswerRanker(Protocol):
+    async def rerank(self, query: np.ndarray, scored: Sequence[tuple[float, SectionKey]],
+                     customer_id: int | None) -> list[tuple[float, SectionKey]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +171,8 @@ class KnowledgeBase:
         self.pages = pages
         self.catalog = catalog
         self._embedder = embedder
+        # Answer votes re-rank sections (bot/learning/answers.py sets this); None: retrieval alone.
+        self.learning: AnswerRanker | None = None
 
     @classmethod
     async def open(cls, pages: PageCollections, catalog: VectorCollection,
@@ -180,7 +187,7 @@ class KnowledgeBase:
         await self.pages.refresh_lexical()
 
     async def search(self, embedding: np.ndarray, limit: int = 3, include_internal: bool = False,
-                     text: str = "") -> list[KnowledgeHit]:
+                     text: str = "", customer_id: int | None = None, learn: bool = True) -> list[KnowledgeHit]:
         """The ``limit`` best sections for a query, best first.
 
         ``embedding`` is the query's unit vector; ``text`` its words (empty: dense ranking
@@ -202,6 +209,9 @@ class KnowledgeBase:
                     candidates[key] = _Candidate(h, h.similarity, index)
         coverage = _coverage(text, {c.index for c in candidates.values() if c.index is not None})
         scored = sorted(((_score(c, key, coverage), key, c) for key, c in candidates.items()), key=lambda item: -item[0])
+        if learn and self.learning is not None:
+            moved = await self.learning.rerank(embedding, [(score, key) for score, key, _ in scored], customer_id)
+            scored = [(score, key, candidates[key]) for score, key in moved]
         runner_up = scored[1][0] if len(scored) > 1 else 0.0
         return [
             KnowledgeHit(

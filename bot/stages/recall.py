@@ -63,6 +63,8 @@ class Recall:
         self._dialogue = dialogue
         # The retrieval module's search takes the query's words too (lexical + dense) where it can.
         self._with_text = "text" in inspect.signature(knowledge.search).parameters
+        # ... and the asker, whose own answer votes apply to them at once (bot/learning).
+        self._with_asker = "customer_id" in inspect.signature(knowledge.search).parameters
         self._log = log
         self._memory = memory
         self._knowledge = knowledge
@@ -76,7 +78,9 @@ class Recall:
         staff = not inbound.external and f"{inbound.platform}:{inbound.user_id}" in self._admins
         history = inbound.conversation.scope(self._granularity, inbound.user_id)
         # Independent look-ups: run them side by side, the embedding computed once is shared.
-        words = {"text": understanding.text} if self._with_text else {}
+        words: dict[str, object] = {"text": understanding.text} if self._with_text else {}
+        if self._with_asker:
+            words["customer_id"] = customer.id
         recent, memories, hits, handoff, insights, state = await asyncio.gather(
             self._log.recent(history, customer.id, self._recent),
             self._memory.recall(customer.id, understanding.embedding, self._memories),

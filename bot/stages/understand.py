@@ -39,8 +39,18 @@ _RECOMMENDATION = re.compile(
     r"any (ideas|tips) for|what('s| is) good for|do you (have|sell|carry))\b",
     re.I,
 )
-KNOWN_COMMANDS = ("link", "start", "export", "forget", "help", "csat")
-_COMMAND = re.compile(r"^\s*/(link|start|export|forget|help|csat)\b\s*(.*)$", re.I | re.S)
+KNOWN_COMMANDS = ("link", "start", "export", "forget", "help", "csat", "helpful", "unhelpful")
+_COMMAND = re.compile(r"^\s*/(link|start|export|forget|help|csat|helpful|unhelpful)\b\s*(.*)$", re.I | re.S)
+# A whole message that rates the last answer, as the 👍/👎 buttons do. Whole messages only: "that's
+# wrong, I ordered two" is a complaint about an order, not a verdict on an answer.
+_THUMB = r"[\U0001F3FB-\U0001F3FF\ufe0f]*"
+_UNHELPFUL = re.compile(
+    rf"^\s*(👎{_THUMB}|(no,?\s*)?(that|this|it)\s+(didn'?t|did not|doesn'?t|does not)\s+help|not (very )?(helpful|useful)|"
+    r"(that'?s|that is|this is)\s+(wrong|not (it|right|what i (asked|meant)))|wrong answer|unhelpful)"
+    r"(,?\s*(sorry|at all))?\s*[.!]*\s*$", re.I)
+_HELPFUL = re.compile(
+    rf"^\s*(👍{_THUMB}|(that|this|it)\s+(helped|was helpful|answered it|answers it|answered my question)|"
+    r"(very |really )?helpful)(,?\s*(thanks|thank you|thx|cheers)( a lot)?)?\s*[.!]*\s*$", re.I)
 _ANY_COMMAND = re.compile(r"^\s*/([a-z][\w-]{0,30})\b\s*(.*)$", re.I | re.S)
 # In a direct message the account commands may be typed without the slash, but only as these exact
 # words: "I forget my password" or "link to the manual" stay sentences.
@@ -75,6 +85,7 @@ class Understanding:
     facts: dict[str, Fact] = field(default_factory=dict)  # what the customer states about themselves
     intent: Intent = Intent(OUT_OF_SCOPE, 0.0, "")
     language: Language = Language(ENGLISH, 1.0, True, "assumed")
+    vote: int = 0  # +1 / -1: the message rates the last answer (/helpful, 👍, "that didn't help"); 0: it does not
 
     @property
     def preferences(self) -> dict[str, str]:
@@ -114,11 +125,21 @@ class Understand:
             facts=stated_facts(text, inbound.received_at),
             intent=intent,
             language=language,
+            vote=answer_vote(text),
         )
 
     def _models(self, text: str, embedding: np.ndarray) -> tuple[Sentiment, Intent, Language]:
         language = self._languages.detect(text) if self._languages is not None else Language(ENGLISH, 1.0, True, "assumed")
         return self._scorer.score_embedding(text, embedding), self._router.route(text, embedding), language
+
+
+def answer_vote(text: str) -> int:
+    """+1 when the message only says the last answer helped, -1 when it only says it did not, else 0."""
+    if re.match(r"^\s*/helpful\b", text, re.I) or _HELPFUL.match(text):
+        return 1
+    if re.match(r"^\s*/unhelpful\b", text, re.I) or _UNHELPFUL.match(text):
+        return -1
+    return 0
 
 
 def _command(text: str, direct: bool = False) -> Command | None:
