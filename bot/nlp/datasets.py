@@ -46,6 +46,7 @@ from bot.errors import RapportError
 
 NEGATIVE, NEUTRAL, POSITIVE = "negative", "neutral", "positive"
 HERE = Path(__file__).resolve().parent
+SUPPORT_EXTRA = HERE / "data" / "support_sentiment_extra.csv"  # more hand-written training sentences
 
 
 @dataclass(frozen=True, slots=True)
