@@ -55,6 +55,9 @@ QUESTIONS = [
 ]
 
 
+RUN = time.time_ns()  # message ids unique per run: a reused inbox would take repeats for redeliveries
+
+
 def memory_pool(size: int, rng: random.Random) -> list[str]:
     return [f"My {rng.choice(PRODUCTS)} from order {rng.randint(1000, 9999)} {rng.choice(PROBLEMS)}" for _ in range(size)]
 
@@ -111,7 +114,7 @@ async def replay_concurrent(runtime: Runtime, customers: int, turns: int, concur
     timings: list[float] = []
 
     async def one_turn(user: int, n: int, since: float) -> None:
-        await runtime.engine.handle(bench_inbound(user, rng.choice(QUESTIONS), f"turn-{seed}-c{n}"))
+        await runtime.engine.handle(bench_inbound(user, rng.choice(QUESTIONS), f"turn-{RUN}-{seed}-c{n}"))
         timings.append((time.perf_counter() - since) * 1000)
 
     if rate is None:  # closed loop: every conversation keeps one message in flight
@@ -169,7 +172,7 @@ async def replay(runtime: Runtime, customers: int, turns: int, seed: int) -> lis
     timings = []
     for n in range(turns):
         user = rng.randint(1, customers)
-        inbound = bench_inbound(user, rng.choice(QUESTIONS), f"turn-{seed}-{n}")
+        inbound = bench_inbound(user, rng.choice(QUESTIONS), f"turn-{RUN}-{seed}-{n}")
         started = time.perf_counter()
         await runtime.engine.handle(inbound)
         timings.append((time.perf_counter() - started) * 1000)
@@ -184,7 +187,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         startup = time.perf_counter() - opened
         if await runtime.knowledge.is_empty():
             await runtime.ingest()
-        load_seconds = await load(runtime, args.customers, args.memories, args.seed)
+        # --reuse: a fresh process on stores an earlier run filled, as a server meets them (no bulk load in its RSS).
+        load_seconds = 0.0 if args.reuse else await load(runtime, args.customers, args.memories, args.seed)
         await replay(runtime, args.customers, min(20, args.turns), args.seed + 99)  # warm caches
         calls_before = runtime.embedder.calls if isinstance(runtime.embedder, EmbeddingBatcher) else 0
         wall = time.perf_counter()
@@ -227,5 +231,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=1, help="conversations side by side (default: one turn at a time)")
     parser.add_argument("--rate", type=float, help="with --concurrency: messages arrive at this many a second")
     parser.add_argument("--chroma-url", help="vectors in this Chroma server (default: embedded in the data dir)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="the data dir (and Chroma server) hold an earlier run's customers and memories: load nothing")
     parser.add_argument("--data-dir", help="where to build the stores (default: a new temp folder)")
     print(json.dumps(asyncio.run(main(parser.parse_args()))))
