@@ -71,6 +71,35 @@ def replay(
 
 @app.command()
 @reports_errors
+def feedback(
+    data: Annotated[Path, typer.Option(help="Folder with BANKING77's train.csv and test.csv.")] = Path("../shared/data/banking77"),
+    rounds: int = 5,
+    voting: Annotated[int, typer.Option(help="Training questions customers ask and vote on (sampled).")] = 2000,
+    held_out: Annotated[int, typer.Option(help="Test questions measured, never voted on (sampled).")] = 1000,
+    seed: int = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """BANKING77: customers 👍 right answers and 👎 wrong ones; held-out top-1 accuracy per round, with and without learning."""
+    from bot.learning.replay import run_replay
+
+    if not (data / "train.csv").is_file() or not (data / "test.csv").is_file():
+        raise RapportError(f"no BANKING77 train.csv and test.csv in {data}", fix="pass --data FOLDER")
+    result = run_replay(data, rounds=rounds, voting_questions=voting, held_out=held_out, seed=seed)
+    if json_output:
+        print(json.dumps(result))
+        return
+    table = Table(title=f"BANKING77 held-out top-1 ({result['held_out_questions']} questions, {result['sections']} sections; "
+                        f"{result['customers']} customers voting on {result['voting_questions']} questions; seed {seed})")
+    for column in ("round", "votes", "learning on", "learning off"):
+        table.add_column(column)
+    for n, (votes, on, off) in enumerate(zip(result["votes_by_round"], result["accuracy_by_round"],
+                                             result["control_accuracy_by_round"], strict=True)):
+        table.add_row(str(n), str(votes), f"{on:.1%}", f"{off:.1%}")
+    out.print(table)
+
+
+@app.command()
+@reports_errors
 def intents(
     train: Annotated[Path, typer.Option("--train", help="CSV of text,label to train on.", exists=True, dir_okay=False)],
     test: Annotated[Path, typer.Option("--test", help="CSV of text,label to test on ('oos' marks out of scope).",
