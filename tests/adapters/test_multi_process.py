@@ -119,6 +119,7 @@ class Cluster:
                     "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                     "TELEGRAM_BOT_TOKEN": TOKEN, "ANONYMIZED_TELEMETRY": "False"}
         self._count = 0
+        self.processes: list[asyncio.subprocess.Process] = []
 
     async def command(self, *args: str) -> asyncio.subprocess.Process:
         self._count += 1
@@ -142,6 +143,7 @@ class Cluster:
         ports = free_ports(2)
         processes = [await self.command("serve", "--host", "127.0.0.1", "--port", str(port)) for port in ports]
         processes.append(await self.command("run"))
+        self.processes = processes
         clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) for port in ports]
         try:
             await asyncio.gather(*(self._healthy(p, port) for p, port in zip(processes, ports, strict=False)),
@@ -270,8 +272,12 @@ async def test_two_web_processes_and_a_worker_answer_every_message_once_in_order
             started = time.monotonic()
             await asyncio.gather(*(converse(c) for c in range(conversations)))
             total = conversations * messages
-            await until(lambda: sum(map(len, replies_by_thread(slack).values())) >= total, 30 + total * 0.5,
-                        f"{total} replies")
+            try:
+                await until(lambda: sum(map(len, replies_by_thread(slack).values())) >= total, 30 + total,
+                            f"{total} replies")
+            except AssertionError as late:
+                got = sum(map(len, replies_by_thread(slack).values()))
+                raise AssertionError(f"{late} (got {got})\n" + "\n".join(_tail(p) for p in cluster.processes)) from None
             elapsed = time.monotonic() - started
             await asyncio.sleep(3)  # longer than a sweep: time for any duplicate to show up
 
