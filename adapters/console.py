@@ -63,6 +63,27 @@ def reply_json(reply: Reply) -> str:
     )
 
 
+class ConsoleStream:
+    """One reply printed as its checked sentences arrive (bot/llm/stream.py); ``send`` then finishes it."""
+
+    def __init__(self, console: Console, bot_name: str) -> None:
+        self._console = console
+        self._bot_name = bot_name
+        self.shown: list[str] = []
+        self.abandoned = False
+
+    async def text(self, sentence: str) -> None:
+        if not self.shown:
+            self._console.print(Text(f"{self._bot_name} › ", style="bold green"), end="")
+        self.shown.append(sentence)
+        self._console.print(Text(sentence + " "), end="")
+
+    async def abandon(self) -> None:
+        self.abandoned = True
+        self._console.print()
+        self._console.print("[dim](that answer was stopped; here is a checked one instead)[/]")
+
+
 class ConsoleAdapter:
     platform = PLATFORM
 
@@ -87,6 +108,7 @@ class ConsoleAdapter:
         self._session = uuid.uuid4().hex[:12]
         self._stopped = asyncio.Event()
         self._offered: tuple[str, ...] = ()
+        self._streams: dict[str, ConsoleStream] = {}  # in_reply_to → the reply being printed as it comes
 
     @property
     def conversation(self) -> ConversationKey:
@@ -133,6 +155,13 @@ class ConsoleAdapter:
         line = self._stdin.readline()
         return line if line else None
 
+    def stream_for(self, conversation: ConversationKey, in_reply_to: str) -> ConsoleStream | None:
+        """A sink for the LLM composer's checked sentences; none for --json (one JSON object per reply)."""
+        if self._json or conversation != self.conversation:
+            return None
+        stream = self._streams[in_reply_to] = ConsoleStream(self._console, self._bot_name)
+        return stream
+
     async def send(self, reply: Reply) -> None:
         # Suggestions of the last reply can be picked by number, like a button.
         self._offered = tuple(s.text for s in reply.suggestions)
@@ -140,6 +169,16 @@ class ConsoleAdapter:
             # Plain print: one JSON object per line, no Rich markup or wrapping.
             print(reply_json(reply), flush=True)
             return
+        stream = self._streams.pop(reply.in_reply_to, None)
+        if stream is not None and stream.shown and not stream.abandoned:
+            self._console.print()
+            rendered = render_plain(reply)
+            if " ".join(" ".join(stream.shown).split()) == " ".join(reply.text.split()) \
+                    and rendered.startswith(reply.text):
+                # Already on screen: only what follows the text (sources, buttons) is left to print.
+                if rest := rendered[len(reply.text):].strip():
+                    self._console.print(Text(rest, style="dim"))
+                return
         self._console.print(Panel(Text(render_plain(reply)), title=self._bot_name, title_align="left", border_style="green"))
         for file in reply.files:  # a terminal has no uploads: show the file itself
             self._console.print(Panel(Text(file.content), title=file.name, title_align="left", border_style="dim"))

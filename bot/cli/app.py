@@ -74,6 +74,8 @@ async def _chat(cfg: Config, data: Path, as_customer: str | None, json_output: b
 
         adapter = ConsoleAdapter(user_id, name, json_output=json_output, bot_name=cfg.brand.bot_name, agent=as_agent)
         runtime.delivery.add_sender(PLATFORM, adapter.send)  # the agent's relays, through the outbox
+        if (streams := getattr(runtime.engine.compose, "streams", None)) is not None:  # an LLM writes replies
+            streams.register(PLATFORM, adapter.stream_for)  # its checked sentences print as they come
         await adapter.start(runtime.delivery.answer_inline)
 
 

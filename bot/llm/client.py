@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -129,6 +129,10 @@ class Endpoint:
     model: str
 
 
+# Called with each piece of a streamed answer and the attempt it belongs to (a new attempt: the stream broke).
+OnDelta = Callable[[str, int], Awaitable[None]]
+
+
 class CircuitBreaker:
     """Open after ``failures`` failed replies in a row; while open, calls fail at once (the offline composer
     answers without waiting for a server that is down). After ``cooldown`` one trial call goes through."""
@@ -196,7 +200,8 @@ class ChatClient:
         for client in self._clients:
             await client.close()
 
-    async def complete(self, messages: list[Message], deadline: float | None = None) -> Completion:
+    async def complete(self, messages: list[Message], deadline: float | None = None,
+                       on_delta: OnDelta | None = None) -> Completion:
         """The model's answer to ``messages``. ``deadline`` (a ``time.monotonic()`` instant) caps the whole
         call, retries included; by default ``timeout_seconds`` from now. Raises :class:`LlmUnavailable`."""
         if self.breaker.open:
@@ -212,7 +217,7 @@ class ChatClient:
                 attempts += 1
                 try:
                     async with asyncio.timeout(remaining):
-                        completion = await self._once(index, endpoint, messages, attempts)
+                        completion = await self._once(index, endpoint, messages, attempts, on_delta)
                     self.breaker.succeeded()
                     return completion
                 except TimeoutError:
@@ -242,9 +247,10 @@ class ChatClient:
         # Full jitter around an exponential step, so that many conversations do not retry in lockstep.
         return BACKOFF_BASE_SECONDS * (2 ** attempt) * random.uniform(0.5, 1.5)
 
-    async def _once(self, index: int, endpoint: Endpoint, messages: list[Message], attempt: int) -> Completion:
+    async def _once(self, index: int, endpoint: Endpoint, messages: list[Message], attempt: int,
+                    on_delta: OnDelta | None = None) -> Completion:
         try:
-            return await self._ask(index, endpoint, messages, attempt)
+            return await self._ask(index, endpoint, messages, attempt, on_delta)
         except openai.APIStatusError as exc:
             if not (self.structured[index] and _refuses_format(exc)):
                 raise self._status_failure(exc, attempt) from exc
@@ -252,7 +258,7 @@ class ChatClient:
             self.structured[index] = False
             log.info("llm endpoint refuses structured output; plain text from now on", extra={"endpoint": index})
             try:
-                return await self._ask(index, endpoint, messages, attempt)
+                return await self._ask(index, endpoint, messages, attempt, on_delta)
             except openai.APIStatusError as again:
                 raise self._status_failure(again, attempt) from again
 
@@ -268,12 +274,13 @@ class ChatClient:
             options["response_format"] = REPLY_FORMAT
         return options
 
-    async def _ask(self, index: int, endpoint: Endpoint, messages: list[Message], attempt: int) -> Completion:
+    async def _ask(self, index: int, endpoint: Endpoint, messages: list[Message], attempt: int,
+                   on_delta: OnDelta | None = None) -> Completion:
         client = self._clients[index]
         payload = [{"role": m.role, "content": m.content} for m in messages]
         try:
             if self._stream:
-                return await self._streamed(client, index, endpoint, payload, attempt)
+                return await self._streamed(client, index, endpoint, payload, attempt, on_delta)
             response = await client.chat.completions.create(
                 model=endpoint.model, messages=payload, **self._options(index))  # type: ignore[call-overload]
             raw = (response.choices[0].message.content or "") if response.choices else ""
@@ -295,13 +302,14 @@ class ChatClient:
             raise LlmUnavailable(FailureKind.GARBAGE, attempts=attempt) from exc
 
     async def _streamed(self, client: AsyncOpenAI, index: int, endpoint: Endpoint, payload: list[dict[str, str]],
-                        attempt: int) -> Completion:
+                        attempt: int, on_delta: OnDelta | None = None) -> Completion:
         started = time.monotonic()
         first_token = asyncio.timeout(self._first_token)
         parts: list[str] = []
         try:
             async with first_token:
-                return await self._collect(client, index, endpoint, payload, attempt, first_token, started, parts)
+                return await self._collect(client, index, endpoint, payload, attempt, first_token, started, parts,
+                                           on_delta)
         except (TimeoutError, httpx.TimeoutException, openai.APITimeoutError):
             # Our first-token scope, or the read timeout between chunks; the caller's deadline is converted
             # by its own scope, further out, and never lands here.
@@ -311,7 +319,8 @@ class ChatClient:
             raise LlmUnavailable(FailureKind.STALLED if parts else FailureKind.CONNECTION, attempts=attempt) from exc
 
     async def _collect(self, client: AsyncOpenAI, index: int, endpoint: Endpoint, payload: list[dict[str, str]],
-                       attempt: int, first_token: asyncio.Timeout, started: float, parts: list[str]) -> Completion:
+                       attempt: int, first_token: asyncio.Timeout, started: float, parts: list[str],
+                       on_delta: OnDelta | None = None) -> Completion:
         stream = await client.chat.completions.create(
             model=endpoint.model, messages=payload, stream=True,  # type: ignore[call-overload]
             stream_options={"include_usage": True}, **self._options(index))
@@ -327,6 +336,8 @@ class ChatClient:
                         if not parts:
                             first_token.reschedule(None)  # the first token came: only the deadline applies
                         parts.append(choice.delta.content)
+                        if on_delta is not None:
+                            await on_delta(choice.delta.content, attempt)
         finally:
             await stream.close()
         text, action = parse_reply("".join(parts))

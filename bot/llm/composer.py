@@ -24,6 +24,7 @@ from bot.llm.brief import FOREIGN_NOTE, SYSTEM_RULES, Brief, BriefBuilder
 from bot.llm.client import ChatClient, FailureKind, LlmUnavailable, Message
 from bot.llm.grounding import Check, ReplyChecker, Verdict
 from bot.llm.request import ComposeRequest
+from bot.llm.stream import SentenceGate, StreamSink
 from bot.metrics import METRICS
 from bot.types import Reply, Source
 
@@ -63,22 +64,30 @@ class LlmComposer:
     async def close(self) -> None:
         await self._client.close()
 
-    async def compose(self, request: ComposeRequest) -> Reply:
+    async def compose(self, request: ComposeRequest, sink: StreamSink | None = None) -> Reply:
         """The reply to send: the model's text when it passed every check, else ``request.draft``."""
-        return (await self.compose_detailed(request)).reply
+        return (await self.compose_detailed(request, sink)).reply
 
-    async def compose_detailed(self, request: ComposeRequest) -> Composition:
+    async def compose_detailed(self, request: ComposeRequest, sink: StreamSink | None = None) -> Composition:
+        """With a ``sink`` the checked sentences are shown as they come; any failure then ends the stream
+        (the sink abandons it) and the final reply is the draft: shown text is never regenerated."""
         started = time.monotonic()
         deadline = started + self._client_deadline()
         checks: list[Check] = []
         prompt = completion = 0
         brief = self._briefs.build(request)
         checker = self._checker(request, brief)
-        for attempt in range(2):  # the first generation and one regeneration after a failed check
+        gate = SentenceGate(sink, checker, brief.vault) if sink is not None else None
+        for attempt in range(1 if gate else 2):  # the first generation and one regeneration after a failed check
             try:
                 answer = await self._client.complete(
-                    [Message("system", brief.system), Message("user", brief.user)], deadline=deadline)
+                    [Message("system", brief.system), Message("user", brief.user)], deadline=deadline,
+                    on_delta=gate.feed if gate else None)
+                if gate is not None:
+                    await gate.finish()
             except LlmUnavailable as exc:
+                if gate is not None:
+                    await gate.close()
                 self._log(request, "fallback", failure=exc.kind.value, status=exc.status, checks=checks)
                 return Composition(request.draft, False, tuple(checks), exc.kind, prompt, completion, brief.tokens,
                                    time.monotonic() - started)
@@ -86,6 +95,8 @@ class LlmComposer:
             completion += answer.completion_tokens
             METRICS.tokens_used(answer.prompt_tokens, answer.completion_tokens)
             verdict = checker.check(answer.text)
+            if verdict.ok and gate is not None and gate.closed:
+                verdict = Verdict(Check.STREAM)  # a sentence failed mid-stream, or the stream broke and was retried
             if verdict.ok:
                 reply = self._reply(request, brief, answer.text, answer.action)
                 self._log(request, "model", checks=checks, prompt=prompt, completion=completion,
@@ -94,7 +105,9 @@ class LlmComposer:
                                    time.monotonic() - started, answer.action)
             assert verdict.check is not None
             checks.append(verdict.check)
-            if attempt == 0:
+            if gate is not None:
+                await gate.close()
+            elif attempt == 0:
                 brief = self._briefs.build(request, extra_rule=_retry_rule(verdict))
         self._log(request, "fallback", checks=checks, prompt=prompt, completion=completion)
         return Composition(request.draft, False, tuple(checks), None, prompt, completion, brief.tokens,

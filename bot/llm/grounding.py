@@ -34,6 +34,7 @@ class Check(StrEnum):
     CONTACT = "contact_details"
     CLAIM = "action_claim"
     EMPTY = "empty"
+    STREAM = "stream"  # streamed: a sentence failed a check on its way out, or the stream broke mid-way
 
 
 @dataclass(frozen=True, slots=True)

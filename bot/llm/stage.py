@@ -14,6 +14,7 @@ from bot.config import Brand
 from bot.handlers.base import Decision, Outcome, Situation
 from bot.llm.composer import LlmComposer
 from bot.llm.request import request_from_turn
+from bot.llm.stream import Streams
 from bot.stages.compose import Composer, template_fields
 from bot.types import Reply
 
@@ -34,6 +35,8 @@ class LlmComposeStage:
         self._llm = llm
         self._brand = brand
         self._admins = admins
+        # Platforms that can show a reply while it is written register here (the console in `rapport chat`).
+        self.streams = Streams()
 
     async def __call__(self, situation: Situation, decision: Decision, outcome: Outcome) -> Reply | None:
         draft = await self._offline(situation, decision, outcome)
@@ -43,7 +46,9 @@ class LlmComposeStage:
         staff = not inbound.external and f"{inbound.platform}:{inbound.user_id}" in self._admins
         first = template_fields(outcome.customer or situation.customer, self._brand)["name"]
         try:
-            return await self._llm.compose(request_from_turn(situation, decision, draft, staff=staff, first_name=first))
+            sink = self.streams.open(inbound.conversation, inbound.message_id)
+            return await self._llm.compose(request_from_turn(situation, decision, draft, staff=staff, first_name=first),
+                                           sink)
         except Exception as error:
             # A bug in the brief, the checks or the restore must not cost the customer their answer: a failed
             # turn is retried and then set aside, while the draft is right here.
