@@ -4,7 +4,6 @@ changes anyone else's; a button click counts once; /forget deletes the votes."""
 
 from __future__ import annotations
 
-import asyncio
 
 from sqlmodel import func, select
 
@@ -102,4 +101,3 @@ async def test_forget_deletes_the_customers_votes(recorder: RecordingAdapter, ru
     await recorder.say("/forget", user="U1")
     await recorder.say("/forget confirm", user="U1")
     assert await votes(runtime) == 0
-    await asyncio.sleep(0)
