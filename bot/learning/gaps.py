@@ -3,7 +3,8 @@ admin knows which page to write next (``rapport review gaps``, the admin console
 
 Run on demand, never on a customer's turn: the texts are embedded then (off the event loop) and grouped
 greedily: each distinct question, most asked first, joins the group whose centroid it is closest to if the
-cosine reaches ``SAME_QUESTION``, else starts a group of its own.
+cosine reaches ``SAME_QUESTION``, else starts a group of its own. A question that close to an approved
+team answer is left out: that gap is filled.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 import numpy as np
 
 from bot.embedder import Embedder, embed_async
-from bot.store.review import AskedTurn, ReviewQueue
+from bot.store.review import AskedTurn, ReviewQueue, ReviewStatus
 
 __all__ = ["SAME_QUESTION", "GapCluster", "KnowledgeGaps", "cluster"]
 
@@ -82,6 +83,16 @@ class KnowledgeGaps:
         if not turns:
             return []
         texts = list(dict.fromkeys(_normal(t.text) for t in turns))
-        vectors = await embed_async(self._embedder, texts)
+        answered = [a.question for a in await self._queue.items(ReviewStatus.APPROVED, limit=100_000)]
+        vectors = await embed_async(self._embedder, texts + answered)
+        vectors, approved = vectors[:len(texts)], vectors[len(texts):]
+        if len(approved):
+            # A gap an approved team answer has filled since is no longer a page to write.
+            filled = {texts[i] for i in np.flatnonzero((vectors @ approved.T).max(axis=1) >= SAME_QUESTION)}
+            kept = [i for i, text in enumerate(texts) if text not in filled]
+            turns = [t for t in turns if _normal(t.text) not in filled]
+            texts, vectors = [texts[i] for i in kept], vectors[kept]
+            if not turns:
+                return []
         groups = await asyncio.to_thread(cluster, turns, vectors)
         return groups[:limit]
