@@ -4,7 +4,7 @@ similar questions, for this customer at once and for everyone once others agree.
 from __future__ import annotations
 
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
-from bot.learning.answers import last_answer
+from bot.learning.answers import explicit_vote, last_answer, last_reply_answered
 
 GLAD = "Glad that helped!"
 
@@ -14,7 +14,11 @@ class Helpful(Handler):
     memorable = False
 
     def decide(self, situation: Situation) -> Decision | None:
-        return self.decision("the last answer helped") if situation.understanding.vote > 0 else None
+        if not situation.understanding.vote > 0:
+            return None
+        if not (explicit_vote(situation.text) or last_reply_answered(situation.context.recent_turns)):
+            return None  # words about something else the bot said (an order, a product): not a vote
+        return self.decision("the last answer helped")
 
     async def act(self, situation: Situation, decision: Decision) -> Outcome:
         learning, customer = self.services.learning, situation.customer

@@ -5,7 +5,7 @@ for the same question and a person."""
 from __future__ import annotations
 
 from bot.handlers.base import PERSON, Decision, Draft, Handler, Outcome, Situation, cited, source_of
-from bot.learning.answers import last_answer
+from bot.learning.answers import explicit_vote, last_answer, last_reply_answered
 from bot.types import Suggestion
 
 SORRY = "Sorry that didn't help."
@@ -21,7 +21,11 @@ class Unhelpful(Handler):
     memorable = False
 
     def decide(self, situation: Situation) -> Decision | None:
-        return self.decision("the last answer did not help") if situation.understanding.vote < 0 else None
+        if not situation.understanding.vote < 0:
+            return None
+        if not (explicit_vote(situation.text) or last_reply_answered(situation.context.recent_turns)):
+            return None  # words about something else the bot said (an order, a product): not a vote
+        return self.decision("the last answer did not help")
 
     async def act(self, situation: Situation, decision: Decision) -> Outcome:
         learning, customer = self.services.learning, situation.customer

@@ -144,3 +144,16 @@ class AnswerLearning:
 def rules_from(config: Learning) -> LearningRules:
     return LearningRules(agree=config.agree, half_life_days=config.half_life_days, similarity=config.similarity,
                          shift=config.shift, own_shift=config.own_shift)
+
+
+def last_reply_answered(turns: Sequence[TurnRecord]) -> bool:
+    """Whether the bot's latest reply in these turns was a knowledge answer: "that's wrong" after an
+    order status is about the order, and only after an answer is it a verdict on the answer."""
+    last = next((t for t in reversed(turns) if t.role == TurnRole.BOT), None)
+    return last is not None and last.action in ANSWER_ACTIONS and bool(last.sources)
+
+
+def explicit_vote(text: str) -> bool:
+    """A thumb or /helpful, /unhelpful: a vote whatever the bot said last (words need an answer before)."""
+    stripped = text.lstrip()
+    return stripped.startswith(("/", "👍", "👎"))
