@@ -176,7 +176,7 @@ class Runtime:
                 act=Act(registry, linker),
                 compose=composer,
                 remember=Remember(log, memory, registry, config.conversation.granularity,
-                                  config.thresholds.negative_sentiment, owner=accept.owner),
+                                  config.thresholds.negative_sentiment),
                 locks=conversation_locks(config.stores.redis_url or os.environ.get("REDIS_URL", "")),
                 feedback_log=feedback_log,
                 desk=handoffs,

@@ -296,8 +296,6 @@ async def test_a_process_that_stalled_past_its_lease_stores_nothing_twice(
     """A process stalls mid-turn (its heartbeat cannot run), its lease runs out and another process
     answers the message; when the first wakes up, its stale turn is dropped whole, not stored again
     and not an error."""
-    import copy
-
     from bot.locks import ConversationLocks
 
     monkeypatch.setattr(inbox_module, "LEASE", timedelta(seconds=0.3))
@@ -307,10 +305,7 @@ async def test_a_process_that_stalled_past_its_lease_stores_nothing_twice(
             return True
 
     def as_process(owner: str, inbox: Inbox) -> object:
-        remember = copy.copy(runtime.engine.remember)
-        remember._owner = owner
-        return replace(runtime.engine, accept=Accept(inbox, owner=owner), remember=remember,
-                       locks=ConversationLocks())
+        return replace(runtime.engine, accept=Accept(inbox, owner=owner), locks=ConversationLocks())
 
     slow, fast = as_process("slow", Stalled(runtime.database)), as_process("fast", Inbox(runtime.database))
     entered, wake = asyncio.Event(), asyncio.Event()

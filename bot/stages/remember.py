@@ -35,19 +35,19 @@ def next_state(situation: Situation, decision: Decision, negative: bool) -> Dial
 
 class Remember:
     def __init__(self, log: ConversationLog, memory: CustomerMemory, registry: Registry,
-                 granularity: str = "thread", negative_score: float = -0.3, owner: str | None = None) -> None:
+                 granularity: str = "thread", negative_score: float = -0.3) -> None:
         self._log = log
-        self._owner = owner  # the process's lease identity: a turn is stored only while its lease is ours
         self._memory = memory
         self._registry = registry
         self._granularity = granularity
         self._negative = negative_score
 
     async def __call__(self, situation: Situation, customer: CustomerRecord | None, decision: Decision,
-                       reply: Reply | None) -> None:
+                       reply: Reply | None, owner: str | None = None) -> None:
+        """``owner``: who leases the turn; it is stored only while that lease still holds."""
         inbound, understanding, context = situation.inbound, situation.understanding, situation.context
         if customer is None:  # forgotten during this turn: keep nothing but the inbox's "answered" mark
-            await self._log.record(inbound, [], None, answered=reply is not None, reply=reply, owner=self._owner)
+            await self._log.record(inbound, [], None, answered=reply is not None, reply=reply, owner=owner)
             return
         assert customer.id is not None
         handler = self._registry.get(decision.action)
@@ -92,7 +92,7 @@ class Remember:
         # The turns, any handoff, profile changes, the dialogue state and the inbox's "answered" mark commit together.
         await self._log.record(inbound, turns, handoff, answered=reply is not None, customer_changes=(customer.id, changes),
                                reply=reply, customer_id=customer.id,
-                               customer_since=customer.created_at, state=state, owner=self._owner)
+                               customer_since=customer.created_at, state=state, owner=owner)
         if understanding.text and handler.memorable and turns[0].id is not None:
             # Keyed by the stored turn's row id: the vector store never holds the text or a platform id.
             self._memory.remember(
