@@ -60,7 +60,8 @@ class Remember:
                 role=TurnRole.CUSTOMER,
                 text="/link ••••" if handler.secret else inbound.text,
                 message_id=inbound.message_id,
-                sentiment=understanding.sentiment.score,
+                # A command (/link, /export, a 👎 click queued as /unhelpful) says nothing of the mood.
+                sentiment=None if understanding.command is not None else understanding.sentiment.score,
                 action=decision.action,
             )
         ]

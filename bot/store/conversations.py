@@ -84,7 +84,9 @@ class ConversationLog:
             entry = [col(InboxEntry.platform) == inbound.platform,
                      col(InboxEntry.message_id) == message_digest(inbound.platform, inbound.message_id)]
             if owner is not None:
-                entry += [col(InboxEntry.owner) == owner, col(InboxEntry.status) == InboxStatus.PROCESSING]
+                # The owner alone: only a lease sets it and only finishing clears it. (A /forget running
+                # as this very turn has already closed the entry as silent, still under our lease.)
+                entry.append(col(InboxEntry.owner) == owner)
             marked = await session.exec(
                 update(InboxEntry)
                 .where(*entry)
