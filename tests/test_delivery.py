@@ -108,7 +108,10 @@ async def test_a_turn_cut_off_by_a_crash_is_taken_over_by_the_next_process(
         monkeypatch.setattr(Inbox, "failed", dies)
         for inbound in inbounds:
             await first.delivery.receive(inbound)  # stored and acknowledged
-        await asyncio.sleep(0.1)  # the turns are mid-way ...
+        for _ in range(200):  # the turns are mid-way (all leased; on a loaded machine that takes a while) ...
+            if {(await entry_of(first, i.message_id)).status for i in inbounds} == {"processing"}:
+                break
+            await asyncio.sleep(0.05)
         for task in list(first.delivery._tasks):  # ... when the process dies: nothing finishes them
             task.cancel()
         await asyncio.gather(*first.delivery._tasks, return_exceptions=True)
