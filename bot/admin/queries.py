@@ -22,7 +22,7 @@ from sqlmodel import col, func, or_, select
 from bot.store.database import Database
 from bot.store.records import CustomerRecord
 from bot.store.review import ReviewRecord, ReviewStatus
-from bot.store.tables import Customer, FeedbackRecord, Handoff, Identity, ReviewItem, Turn, as_utc
+from bot.store.tables import AnswerVote, Customer, FeedbackRecord, Handoff, Identity, ReviewItem, Turn, as_utc
 
 __all__ = [
     "REOPEN_WINDOW", "UNANSWERED_ACTIONS", "AdminQueries", "ConversationRow", "Overview", "Period", "PlatformFigures",
@@ -493,6 +493,18 @@ class AdminQueries:
             answer = next((s for i, s in by_conversation.get(key, []) if i > question_id), [])  # the reply to it
             (helpful if kind == "helpful" else unhelpful).update(set(answer))
         return {s: PageUse(s, used[s], helpful[s], unhelpful[s]) for s in set(used) | set(helpful) | set(unhelpful)}
+
+    async def section_votes(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """Per knowledge section (page path, chunk): the customers' current 👍 and 👎 on it — the votes
+        that re-rank it (bot/learning), one per customer and section."""
+        async with self._db.session() as session:
+            rows = (await session.exec(
+                select(AnswerVote.source, AnswerVote.chunk, AnswerVote.polarity, func.count())
+                .group_by(AnswerVote.source, AnswerVote.chunk, AnswerVote.polarity))).all()
+        votes: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+        for source, chunk, polarity, count in rows:
+            votes[(source, chunk)][0 if polarity > 0 else 1] += int(count)
+        return {key: (up, down) for key, (up, down) in votes.items()}
 
     # -- customers ---------------------------------------------------------------------------
 

@@ -365,9 +365,10 @@ class ConsoleViews:
             page = pages.setdefault(source, {"title": str(meta.get("title", "")), "internal": bool(meta.get("internal")),
                                              "sections": {}})
             page["sections"][int(meta.get("chunk", 0))] = str(meta.get("section", ""))
-        use = await self.queries.page_use()
-        rows = [{"source": s, **p, "sections": [p["sections"][k] for k in sorted(p["sections"])],
-                 "use": use.get(s)} for s, p in sorted(pages.items())]
+        use, votes = await self.queries.page_use(), await self.queries.section_votes()
+        rows = [{"source": s, **p, "use": use.get(s),
+                 "sections": [{"title": p["sections"][k], "votes": votes.get((s, k), (0, 0))} for k in sorted(p["sections"])]}
+                for s, p in sorted(pages.items())]
         others = [u for s, u in sorted(use.items()) if s not in pages]  # orders, the catalog, removed pages
         notice = ""
         if request.query_params.get("ingested"):

@@ -162,6 +162,10 @@ async def test_review_shows_the_disliked_answer_and_the_gaps(runtime: Runtime, c
     row = re.search(rf'<tr data-source="{re.escape(page_source)}">(.*?)</tr>', knowledge, re.S).group(1)  # type: ignore[union-attr]
     assert _metric(row, "used") == str(uses)
     assert re.search(r'<td class="num">1</td>\s*</tr>', row + "</tr>"), "the 👎 is counted on the page"
+    # ... and on the very section that answered, as the vote that re-ranks it.
+    voted = await _sql(runtime, "SELECT source, section FROM answer_vote WHERE polarity = -1")
+    assert [(s, t) for s, t in voted] == [(page_source, voted[0][1])]
+    assert re.search(rf'<li>{re.escape(_html(voted[0][1]))} <span class="note" data-section-votes="0/1">', row)
 
 
 async def test_conversation_filters(runtime: Runtime, client: httpx.AsyncClient) -> None:
