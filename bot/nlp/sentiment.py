@@ -1,29 +1,22 @@
-"""Sentiment of customer messages: two small linear models and a calibration stage, over MiniLM.
+"""Sentiment of customer messages: a small linear model over MiniLM embeddings plus VADER features.
 
 VADER reads words, so it calls "My refund still hasn't arrived, terrible service" positive
 (compound +0.37): its negation rule sees "hasn't" within three words before "terrible" and
-flips it, and nothing else in the sentence is in its lexicon. A sentence embedding captures the
-complaint but blurs the words that decide support language ("junk", "useless", "fed up"). So:
+flips it, and nothing else in the sentence is in its lexicon. A sentence embedding
+captures the complaint. The model is a three-class (negative / neutral / positive) multinomial
+logistic regression over
 
-1. **embedding stage** -- a three-class (negative / neutral / positive) multinomial logistic
-   regression over the all-MiniLM-L6-v2 embedding of the message (384 numbers, the one the
-   engine already computed, from :mod:`bot.embedder`) plus ten cheap features
-   (``EXTRA_FEATURES``: VADER's compound/pos/neg/neu, question, frustration and sarcasm cues,
-   all-caps, repeated ``!?``, shortness), standardised with the training set's mean and spread;
-2. **word stage** -- the same kind of model over hashed word 1–2-grams with negation marking
-   (:mod:`bot.nlp.sentiment_ngrams`) plus the same ten features, trained on more data
-   (review sentences, tweets to airlines and brands, hand-written support messages);
-3. **calibration** -- a small logistic regression over the six log-probabilities of the two
-   stages, fitted on tweets neither stage was trained on, which weighs one against the other.
+* the all-MiniLM-L6-v2 embedding of the message (384 numbers, from :mod:`bot.embedder`), and
+* five cheap features: VADER's compound, pos, neg and neu scores and whether the message is a
+  question (standardised with the training set's mean and spread).
 
-All three are trained by ``scripts/train_sentiment.py``; the weights ship as
-``bot/nlp/sentiment_model.npz`` (float32, no pickle). Inference is a few dot products in numpy
-plus VADER's lexicon lookup: well under a millisecond a message.
+It is trained by ``scripts/train_sentiment.py`` and its weights ship as
+``bot/nlp/sentiment_model.npz`` (~6 KB); inference is one matrix product in numpy.
 
-``score`` is ``P(positive) - P(negative)`` in [-1, 1]. The label is read off the score with a
-neutral band chosen on validation data (``|score| < neutral_band`` is neutral), so a higher
-score never carries a less positive label; ``confidence`` is the label's class probability.
-Model files without the word stage (older ones) still load and use the embedding stage alone.
+Labels: the class with the highest probability. ``score`` is ``P(positive) - P(negative)`` in
+[-1, 1]; ``confidence`` is the winning class's probability. So a message is neutral when the
+model finds neither polarity more likely than "neither", which is how questions and plain
+statements of fact come out.
 """
 
 from __future__ import annotations
@@ -37,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from bot.errors import RapportError
-from bot.nlp.sentiment_ngrams import NGRAM_BUCKETS, ngram_ids, ngram_value
 from bot.types import Sentiment, SentimentLabel
 
 MODEL_PATH = Path(__file__).resolve().parent / "sentiment_model.npz"
@@ -107,13 +99,6 @@ class EmbeddingSentimentScorer:
             self._mean = data["extra_mean"].astype(np.float32)
             self._scale = data["extra_scale"].astype(np.float32)
             self.meta: dict[str, Any] = json.loads(str(data["meta"]))
-            # The word stage and the calibration over both stages (absent from older files).
-            self._word_weights = data["word_weights"].astype(np.float32) if "word_weights" in data else None
-            self._word_bias = data["word_bias"].astype(np.float32) if "word_bias" in data else None
-            self._stack_weights = data["stack_weights"].astype(np.float32) if "stack_weights" in data else None
-            self._stack_bias = data["stack_bias"].astype(np.float32) if "stack_bias" in data else None
-        if self._word_weights is not None and self._word_weights.shape != (3, NGRAM_BUCKETS + len(EXTRA_FEATURES)):
-            raise RapportError(f"{path} has a word stage of another size", fix="retrain with scripts/train_sentiment.py")
         if tuple(self.meta.get("extra_features", EXTRA_FEATURES)) != EXTRA_FEATURES:
             raise RapportError(f"{path} was trained with other features", fix="retrain with scripts/train_sentiment.py")
         # |score| below this band is neutral, so the label follows the score (chosen on validation).
@@ -145,11 +130,10 @@ class EmbeddingSentimentScorer:
                 fix="use the all-MiniLM-L6-v2 embedder",
             )
         extra = (extra_features(list(texts)) - self._mean) / self._scale
-        p_embedding = softmax(np.hstack([embeddings, extra]) @ self._weights.T + self._bias)
-        if self._word_weights is None or self._stack_weights is None:
-            return p_embedding
-        p_words = softmax(word_logits(list(texts), extra, self._word_weights, self._word_bias))
-        return softmax(stack_inputs(p_embedding, p_words) @ self._stack_weights.T + self._stack_bias)
+        logits = np.hstack([embeddings, extra]) @ self._weights.T + self._bias
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
 
     def score_batch(self, texts: list[str], embeddings: np.ndarray | None = None) -> list[Sentiment]:
         return [to_sentiment(p, self.neutral_band) for p in self.probabilities(texts, embeddings)]
@@ -160,28 +144,6 @@ class EmbeddingSentimentScorer:
 
     def score(self, text: str) -> Sentiment:
         return self.score_batch([text])[0]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def word_logits(texts: list[str], extra: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """The word stage: each message's n-gram buckets (binary, L2-normalised) and its standardised
-    cheap features, through ``weights`` of shape (3, NGRAM_BUCKETS + len(EXTRA_FEATURES))."""
-    out = extra @ weights[:, NGRAM_BUCKETS:].T + bias
-    for i, text in enumerate(texts):
-        ids = ngram_ids(text)
-        if len(ids):
-            out[i] += weights[:, ids].sum(axis=1) * ngram_value(ids)
-    return out
-
-
-def stack_inputs(p_embedding: np.ndarray, p_words: np.ndarray) -> np.ndarray:
-    """What the calibration stage reads: the log-probabilities of both stages, side by side."""
-    return np.log(np.clip(np.hstack([p_embedding, p_words]), 1e-6, 1.0))
 
 
 def to_sentiment(p: np.ndarray, band: float | None) -> Sentiment:
@@ -206,11 +168,8 @@ def save_model(
     extra_mean: np.ndarray,
     extra_scale: np.ndarray,
     meta: dict[str, Any],
-    **stages: np.ndarray,
 ) -> None:
-    """Write the weights as a small compressed .npz (float32, no pickles). ``stages`` are the
-    word stage and calibration arrays (``word_weights``, ``word_bias``, ``stack_weights``,
-    ``stack_bias``)."""
+    """Write the weights as a small compressed .npz (float32, no pickles)."""
     meta = {"classes": [c.value for c in CLASSES], "extra_features": list(EXTRA_FEATURES), **meta}
     np.savez_compressed(
         path,
@@ -219,7 +178,6 @@ def save_model(
         extra_mean=np.asarray(extra_mean, dtype=np.float32),
         extra_scale=np.asarray(extra_scale, dtype=np.float32),
         meta=np.array(json.dumps(meta, sort_keys=True)),
-        **{name: np.asarray(value, dtype=np.float32) for name, value in stages.items()},
     )
 
 
