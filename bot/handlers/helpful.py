@@ -4,7 +4,7 @@ similar questions, for this customer at once and for everyone once others agree.
 from __future__ import annotations
 
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
-from bot.learning.answers import explicit_vote, last_answer, last_reply_answered
+from bot.learning.answers import last_answer, rates_last_answer
 
 GLAD = "Glad that helped!"
 
@@ -14,10 +14,8 @@ class Helpful(Handler):
     memorable = False
 
     def decide(self, situation: Situation) -> Decision | None:
-        if not situation.understanding.vote > 0:
+        if not rates_last_answer(situation.text, situation.understanding.vote, +1, situation.context.recent_turns):
             return None
-        if not (explicit_vote(situation.text) or last_reply_answered(situation.context.recent_turns)):
-            return None  # words about something else the bot said (an order, a product): not a vote
         return self.decision("the last answer helped")
 
     async def act(self, situation: Situation, decision: Decision) -> Outcome:

@@ -5,7 +5,7 @@ for the same question and a person."""
 from __future__ import annotations
 
 from bot.handlers.base import PERSON, Decision, Draft, Handler, Outcome, Situation, cited, source_of
-from bot.learning.answers import explicit_vote, last_answer, last_reply_answered
+from bot.learning.answers import last_answer, rates_last_answer
 from bot.types import Suggestion
 
 SORRY = "Sorry that didn't help."
@@ -21,10 +21,8 @@ class Unhelpful(Handler):
     memorable = False
 
     def decide(self, situation: Situation) -> Decision | None:
-        if not situation.understanding.vote < 0:
+        if not rates_last_answer(situation.text, situation.understanding.vote, -1, situation.context.recent_turns):
             return None
-        if not (explicit_vote(situation.text) or last_reply_answered(situation.context.recent_turns)):
-            return None  # words about something else the bot said (an order, a product): not a vote
         return self.decision("the last answer did not help")
 
     async def act(self, situation: Situation, decision: Decision) -> Outcome:

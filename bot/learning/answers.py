@@ -153,6 +153,13 @@ def last_reply_answered(turns: Sequence[TurnRecord]) -> bool:
     return last is not None and last.action in ANSWER_ACTIONS and bool(last.sources)
 
 
+def rates_last_answer(text: str, vote: int, sign: int, turns: Sequence[TurnRecord]) -> bool:
+    """Whether a message with this ``vote`` (+1 / -1 / 0) is a vote of ``sign`` on the last answer: a thumb
+    or a command always is; words only right after a knowledge answer ("that's wrong" after an order
+    status is about the order)."""
+    return vote * sign > 0 and (explicit_vote(text) or last_reply_answered(turns))
+
+
 def explicit_vote(text: str) -> bool:
     """A thumb or /helpful, /unhelpful: a vote whatever the bot said last (words need an answer before)."""
     stripped = text.lstrip()
