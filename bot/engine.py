@@ -152,10 +152,12 @@ class Engine:
         answered = await self.learning.answered(customer_id, feedback.in_reply_to)
         if answered is None:
             return
-        polarity = _ON_ANSWERS[feedback.kind]
-        await self.learning.vote(customer_id, answered, polarity)
-        if polarity < 0:
-            click = feedback.feedback_id or feedback.in_reply_to
-            # Run by the delivery's sweeper (or the next message): this call returns to the platform now.
-            await self.receive(Inbound(feedback.platform, feedback.conversation, feedback.user_id, "/unhelpful",
-                                       f"unhelpful:{click}"[:200], received_at=feedback.received_at))
+        if _ON_ANSWERS[feedback.kind] > 0:
+            await self.learning.vote(customer_id, answered, +1)
+            return
+        # The 👎 votes in its own turn, once, on the very message it rates (the command's argument).
+        # Run by the delivery's sweeper (or the next message): this call returns to the platform now.
+        click = feedback.feedback_id or feedback.in_reply_to
+        await self.receive(Inbound(feedback.platform, feedback.conversation, feedback.user_id,
+                                   f"/unhelpful {feedback.in_reply_to}", f"unhelpful:{click}"[:200],
+                                   received_at=feedback.received_at))

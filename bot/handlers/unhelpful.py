@@ -27,8 +27,13 @@ class Unhelpful(Handler):
 
     async def act(self, situation: Situation, decision: Decision) -> Outcome:
         learning, customer = self.services.learning, situation.customer
-        answered = last_answer(situation.context.recent_turns)
-        if learning is None or answered is None or customer.id is None:
+        if learning is None or customer.id is None:
+            return Outcome(customer)
+        command = situation.understanding.command
+        # A 👎 click names the message whose answer it rates (an older one, maybe); else the latest answer.
+        answered = (command is not None and command.argument and await learning.answered(customer.id, command.argument)
+                    or last_answer(situation.context.recent_turns))
+        if answered is None:
             return Outcome(customer)
         rejected = await learning.vote(customer.id, answered, -1)
         others = await learning.alternatives(customer.id, answered, rejected)
