@@ -1,8 +1,8 @@
 """Intent routing: which flow a message belongs to, trained at start-up from ``knowledge/intents.csv``.
 
-Admins add examples to that file (``text,label``); the fitted router is cached in the data
-directory under the file's digest, so a restart with unchanged examples loads it in
-milliseconds instead of retraining.
+Admins add examples to that file (``text,label``); the fitted router is exported to plain arrays
+and cached in the data directory under the file's digest, so a restart with unchanged examples
+loads it in milliseconds instead of retraining, and predicting never imports scikit-learn.
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.embedder import Embedder
 from bot.errors import ConfigError, KnowledgeError, RapportError
+
+if TYPE_CHECKING:
+    from bot.nlp.intent_model import LinearIntentModel
 
 
 class IntentLabel(StrEnum):
@@ -82,29 +86,34 @@ class Intent:
 
 
 class IntentRouter:
-    def __init__(self, classifier: object | None) -> None:
-        self._classifier = classifier
+    """Routes a message with the :class:`~bot.nlp.intent_model.LinearIntentModel` trained on the
+    examples file; predicting needs numpy alone (training runs in a child process)."""
+
+    def __init__(self, model: LinearIntentModel | None) -> None:
+        self._model = model
 
     @classmethod
     def load(cls, examples: Path, data_dir: Path, embedder: Embedder, threshold: float) -> IntentRouter:
+        """The router for ``examples``: from the data directory's cache when the file, the
+        embedder and the threshold are unchanged, else trained (and cached) now."""
         if not examples.exists():
             return cls(None)  # no examples: every message goes by knowledge search alone
-        from bot.nlp.intents import IntentClassifier
+        from bot.nlp.intent_model import LinearIntentModel
+        from bot.nlp.intents import read_examples_csv
+        from bot.nlp.router_training import train_router
 
         digest = hashlib.sha256(examples.read_bytes() + f"|{embedder.name}|{threshold}".encode()).hexdigest()[:16]
-        cache = data_dir / f"intents-{digest}.pkl"
-        if cache.exists():
-            return cls(IntentClassifier.load(cache, embedder=embedder))
-        try:
-            classifier = IntentClassifier(threshold=threshold, embedder=embedder).fit_csv(examples)
-        except (ValueError, KeyError) as exc:
-            raise KnowledgeError(str(examples), f"cannot train the intent router: {exc}") from exc
-        data_dir.mkdir(parents=True, exist_ok=True)
-        classifier.save(cache)
-        return cls(classifier)
+        cache = data_dir / f"intents-{digest}.npz"
+        if not cache.exists():
+            try:
+                texts, labels = read_examples_csv(examples)
+                train_router(texts, labels, embedder.embed(texts), threshold, cache)
+            except RapportError as exc:
+                raise KnowledgeError(str(examples), f"cannot train the intent router: {exc.message}") from exc
+        return cls(LinearIntentModel.load(cache, embedder=embedder))
 
     def route(self, text: str, embedding: np.ndarray) -> Intent:
-        if self._classifier is None or not text.strip():
+        if self._model is None or not text.strip():
             return Intent(OUT_OF_SCOPE, 0.0, "")
-        prediction = self._classifier.predict_one(text, embedding=embedding)  # type: ignore[attr-defined]
+        prediction = self._model.predict_one(text, embedding=embedding)
         return Intent(prediction.label, round(float(prediction.confidence), 4), prediction.best)

@@ -32,11 +32,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bot.errors import RapportError
+
+if TYPE_CHECKING:
+    from bot.nlp.intent_model import LinearIntentModel
 
 OOS = "oos"
 LABEL_COLUMNS = ("label", "intent", "category")
@@ -303,6 +306,44 @@ class IntentClassifier:
         return self.predict([text], embeddings)[0]
 
     # ----------------------------------------------------------------------------- persistence
+    def export(self) -> LinearIntentModel:
+        """What prediction needs, as plain arrays: a model that predicts the same with numpy alone.
+
+        Raises RapportError for a vectorizer setting :mod:`bot.nlp.intent_model` does not
+        reproduce (changed defaults would otherwise give other features without a word)."""
+        from bot.nlp.intent_model import FORMAT, LinearIntentModel
+
+        self._check_fitted()
+        expected = {"lowercase": True, "strip_accents": None, "preprocessor": None, "tokenizer": None,
+                    "stop_words": None, "binary": False, "norm": "l2", "use_idf": True, "sublinear_tf": True,
+                    "token_pattern": r"(?u)\b\w\w+\b", "input": "content"}
+        for vectorizer, analyzer in ((self._word, "word"), (self._char, "char_wb")):
+            params = vectorizer.get_params()
+            wrong = {k: params[k] for k, v in expected.items() if params[k] != v}
+            if params["analyzer"] != analyzer or wrong:
+                raise RapportError(f"cannot export a {params['analyzer']} vectorizer with {wrong}",
+                                   fix="export only models trained by IntentClassifier")
+
+        def terms(vectorizer: Any) -> np.ndarray:
+            vocabulary = vectorizer.vocabulary_
+            ordered = sorted(vocabulary, key=vocabulary.__getitem__)
+            return np.array(ordered, dtype=str) if ordered else np.zeros(0, dtype="<U1")
+
+        return LinearIntentModel({
+            "format": np.array(FORMAT),
+            "labels": np.array([str(label) for label in self.labels_]),
+            "threshold": np.array(float(self.threshold)),
+            "calibration": np.asarray(self.calibration, dtype=np.float64),
+            "embedding_weight": np.array(float(self.embedding_weight)),
+            "uses_embeddings": np.array(self.uses_embeddings),
+            "word_terms": terms(self._word), "word_idf": self._word.idf_.astype(np.float64),
+            "word_ngrams": np.array(self._word.ngram_range),
+            "char_terms": terms(self._char), "char_idf": self._char.idf_.astype(np.float64),
+            "char_ngrams": np.array(self._char.ngram_range),
+            "coef": np.asarray(self._svm.coef_, dtype=np.float64),
+            "intercept": np.asarray(self._svm.intercept_, dtype=np.float64),
+        }, embedder=None if self._embedder is False else self._embedder)
+
     def save(self, path: str | Path) -> None:
         """Pickle the trained model (without the embedder). Load only files you wrote yourself."""
         self._check_fitted()
