@@ -13,7 +13,9 @@ question's text as well (hybrid).
 
 * ``recall_any@k``: share of questions with at least one evidence turn in the top k;
 * ``recall_all@k``: share of evidence turns found in the top k (over all questions);
-* p50 / p95 recall latency per mode, in milliseconds.
+* p50 / p95 recall latency per mode, in milliseconds;
+* ``halves``: recall_any@k of each mode on the conversations at even positions of the file
+  (the half ``scripts/tune_memory_recall.py`` tunes on) and at odd positions (the held-out half).
 
 A recalled memory counts for an evidence turn when it is that turn's row, or when the writer
 merged the evidence turn into a near-duplicate and the memory's text is the same words.
@@ -66,6 +68,7 @@ class Asked:
     found_at: dict[int, int]  # k -> evidence turns in the top k
     evidence: int
     seconds: float
+    conversation: int = 0  # its conversation's position in the file (0-based)
 
 
 def read_dev_set(path: Path) -> list[DevConversation]:
@@ -134,7 +137,7 @@ async def _run(conversations: list[DevConversation], ks: tuple[int, ...], folder
     loaded = 0
     start = datetime(2020, 1, 1, tzinfo=UTC)
     try:
-        for conversation in conversations:
+        for position, conversation in enumerate(conversations):
             async with database.session() as session:
                 customer = Customer(name=conversation.id[:200], external_id=f"eval:{conversation.id}"[:128])
                 session.add(customer)
@@ -162,7 +165,7 @@ async def _run(conversations: list[DevConversation], ks: tuple[int, ...], folder
                                                    text=question.question if mode == "hybrid" else "")
                     seconds = time.perf_counter() - started
                     outcomes[mode].append(_score(question.evidence, [(by_source.get(m.source, ""), _normalised(m.text))
-                                                                    for m in recalled], text_of, ks, seconds))
+                                                                    for m in recalled], text_of, ks, seconds, position))
     finally:
         await memory.close()
         await database.engine.dispose()
@@ -170,13 +173,13 @@ async def _run(conversations: list[DevConversation], ks: tuple[int, ...], folder
 
 
 def _score(evidence: list[str], recalled: list[tuple[str, str]], text_of: dict[str, str], ks: tuple[int, ...],
-           seconds: float) -> Asked:
+           seconds: float, conversation: int = 0) -> Asked:
     found_at = {}
     for k in ks:
         top = recalled[:k]
         ids, texts = {i for i, _ in top}, {t for _, t in top}
         found_at[k] = sum(1 for e in evidence if e in ids or text_of[e] in texts)
-    return Asked(found_at, len(evidence), seconds)
+    return Asked(found_at, len(evidence), seconds, conversation)
 
 
 def _report(path: Path, conversations: list[DevConversation], ks: tuple[int, ...],
@@ -192,8 +195,15 @@ def _report(path: Path, conversations: list[DevConversation], ks: tuple[int, ...
         row["p50_ms"] = round(statistics.median(timings), 2)
         row["p95_ms"] = round(timings[min(len(timings) - 1, int(len(timings) * 0.95))], 2)
         results[mode] = row
+    # The halves scripts/tune_memory_recall.py tunes on (even positions) and reports on (odd).
+    halves = {}
+    for half, parity in (("tune", 0), ("report", 1)):
+        rows = {mode: [a for a in asked if a.conversation % 2 == parity] for mode, asked in outcomes.items()}
+        halves[half] = {"questions": len(rows[MODES[0]]), **{
+            mode: {f"recall_any@{k}": round(float(np.mean([a.found_at[k] > 0 for a in asked])), 4) if asked else 0.0
+                   for k in ks} for mode, asked in rows.items()}}
     return {"file": str(path), "conversations": len(conversations), "turns": loaded,
-            "questions": len(outcomes[MODES[0]]), "ks": list(ks), "results": results}
+            "questions": len(outcomes[MODES[0]]), "ks": list(ks), "results": results, "halves": halves}
 
 
 def parse_ks(value: str) -> tuple[int, ...]:

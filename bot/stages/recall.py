@@ -83,7 +83,8 @@ class Recall:
             words["customer_id"] = customer.id
         recent, memories, hits, handoff, insights, state = await asyncio.gather(
             self._log.recent(history, customer.id, self._recent),
-            self._memory.recall(customer.id, understanding.embedding, self._memories),
+            # Hybrid: the message's words too, so an order number or a product name said before is found.
+            self._memory.recall(customer.id, understanding.embedding, self._memories, text=understanding.text),
             self._knowledge.search(understanding.embedding, limit=3, include_internal=staff, **words),
             self._log.open_handoff(inbound.conversation, customer.id),
             self._insights.build(customer, exclude_conversation=history),

@@ -41,10 +41,12 @@ COMPACT_EVERY = 50  # writes per customer between checks of their memory count
 DUPLICATE_SIMILARITY = 0.95  # cosine; "where is my order?" twice is one memory mentioned twice
 DUPLICATE_CANDIDATES = 3  # near-duplicates looked at per write, nearest first
 _TURN, _TICKET = "turn", "ticket"
-# Hybrid recall: dense candidates fetched per memory asked for; weight of the lexical bonus
-# (0.1 chosen on bench/sets/memory_dev.jsonl among 0.05 / 0.1 / 0.2 and rank fusion).
+# Hybrid recall: dense candidates fetched per memory asked for; weight of the BM25 bonus, and
+# how many turns said just before a memory (same conversation, within that many seconds) lend
+# it their words. Chosen on half of bench/sets/memory_dev.jsonl (scripts/tune_memory_recall.py).
 DENSE_POOL_FACTOR, DENSE_POOL_MIN = 4, 20
-LEXICAL_WEIGHT = 0.1
+LEXICAL_WEIGHT = 0.05
+CONTEXT_TURNS, CONTEXT_SECONDS = 2, 300
 log = logging.getLogger("rapport.memory")
 
 
@@ -311,10 +313,10 @@ class CustomerMemory:
         """The ``limit`` memories of this customer that best match the message, with their texts.
 
         Without ``text``: the nearest by cosine to ``embedding``. With the message's ``text``:
-        the cosine plus a bonus for the share of the message's rare words (IDF over this
-        customer's memory texts, read from SQL) that a memory contains, newer first among equal
-        scores -- names, products and order numbers are words
-        an embedding blurs. ``similarity`` stays the cosine; for a memory found by its words
+        the cosine plus ``LEXICAL_WEIGHT`` x the memory's BM25 score for the message's words
+        (over this customer's memory texts, read from SQL, each with the words of the turns said
+        just before it: :func:`memory_documents`), newer first among equal scores -- names,
+        products and order numbers are words an embedding blurs. ``similarity`` stays the cosine; for a memory found by its words
         alone it is the lowest cosine of the dense candidates, an upper bound of its own.
 
         The customer filter runs inside the vector store's query and the texts are read in SQL
@@ -334,8 +336,9 @@ class CustomerMemory:
         texts = await self.texts(customer_id, list(found))
         cosine = {h.id: h.similarity for h in hits if h.id in texts}
         floor = min(cosine.values(), default=0.0)
-        ranked = fuse_scores(cosine, lexical_coverage(text, texts), {i: str(found[i].get("at", "")) for i in texts},
-                             floor)
+        at = {i: str(found[i].get("at", "")) for i in texts}
+        conversations = {i: str(found[i].get("conversation", "")) for i in texts}
+        ranked = fuse_scores(cosine, bm25_scores(text, memory_documents(texts, at, conversations)), at, floor)
         return [_memory(i, texts[i], found[i], cosine.get(i, floor)) for i in ranked[:limit]]
 
     async def texts(self, customer_id: int, ids: Sequence[str]) -> dict[str, str]:
@@ -431,13 +434,68 @@ def lexical_coverage(query: str, texts: dict[str, str]) -> dict[str, float]:
     return {i: share for i, share in out.items() if share > 0}
 
 
+def memory_documents(texts: dict[str, str], at: dict[str, str], conversations: dict[str, str],
+                     before: int = CONTEXT_TURNS, seconds: float = CONTEXT_SECONDS) -> dict[str, Counter[str]]:
+    """Memory id -> the keyword counts BM25 matches it by: its own words plus those of the up to
+    ``before`` memories said just before it in the same conversation, within ``seconds``.
+
+    A short reply ("sure, in June") says what it is about only with the turn it follows; a
+    question about that topic should find the reply too. ``at`` holds ISO times; a memory
+    without one lends and borrows no words.
+    """
+    when = {i: _seconds(at.get(i, "")) for i in texts}
+    documents = {i: Counter(keywords(text)) for i, text in texts.items()}
+    if before <= 0:
+        return documents
+    by_conversation: dict[str, list[str]] = {}
+    for i in sorted((i for i in texts if when[i] is not None), key=lambda i: (when[i], len(i), i)):
+        by_conversation.setdefault(conversations.get(i, ""), []).append(i)
+    out = {i: Counter(words_of) for i, words_of in documents.items()}
+    for ordered in by_conversation.values():
+        for n, i in enumerate(ordered):
+            for j in ordered[max(0, n - before):n]:
+                if when[i] - when[j] <= seconds:  # type: ignore[operator]
+                    out[i].update(documents[j])
+    return out
+
+
+def _seconds(at: str) -> float | None:
+    try:
+        return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def bm25_scores(query: str, documents: dict[str, Counter[str]], k1: float = 1.2, b: float = 0.75) -> dict[str, float]:
+    """Memory id -> Okapi BM25 of the query's keywords over ``documents``, divided by the best
+    score so that it lies in (0, 1]. IDF is over this customer's memories: a word most of them
+    share ("order") weighs little, a product name or an order number said once weighs a lot.
+    Built per recall (a customer has at most ``max_per_customer`` short memories, so this costs
+    a few milliseconds and no index has to follow writes, merges and forgets). Memories sharing
+    no query word are left out."""
+    terms = set(keywords(query))
+    if not terms or not documents:
+        return {}
+    average = sum(sum(counts.values()) for counts in documents.values()) / len(documents) or 1.0
+    frequency = Counter(term for counts in documents.values() for term in terms & counts.keys())
+    idf = {t: math.log(1 + (len(documents) - frequency[t] + 0.5) / (frequency[t] + 0.5)) for t in terms}
+    scores = {}
+    for i, counts in documents.items():
+        norm = k1 * (1 - b + b * sum(counts.values()) / average)
+        score = sum(idf[t] * counts[t] * (k1 + 1) / (counts[t] + norm) for t in terms & counts.keys())
+        if score > 0:
+            scores[i] = score
+    best = max(scores.values(), default=1.0)
+    return {i: score / best for i, score in scores.items()}
+
+
 def fuse_scores(cosine: dict[str, float], coverage: dict[str, float], at: dict[str, str], floor: float,
                 weight: float = LEXICAL_WEIGHT) -> list[str]:
-    """Ids by cosine + ``weight`` x lexical coverage, newest first among equal scores.
+    """Ids by cosine + ``weight`` x lexical score (in [0, 1]), newest first among equal scores.
 
     Scores, not ranks, are fused: reciprocal-rank fusion gave a weak lexical ranking the same
-    say as the dense one and lost to dense-only on the development set; a small additive bonus
-    lets shared rare words lift a memory without drowning the cosine. A memory outside the
+    say as the dense one and lost to dense-only on the development set's held-out half; a small
+    additive bonus lets shared rare words lift a memory without drowning the cosine. A memory outside the
     dense pool is scored from ``floor`` (the pool's lowest cosine, an upper bound of its own).
     """
     fused = {i: cosine.get(i, floor) + weight * coverage.get(i, 0.0) for i in {*cosine, *coverage}}
