@@ -56,6 +56,7 @@ QUESTIONS = [
 
 
 RUN = time.time_ns()  # message ids unique per run: a reused inbox would take repeats for redeliveries
+FAILURES: dict[str, int] = {}  # turns that raised, by exception type (concurrent runs)
 
 
 def memory_pool(size: int, rng: random.Random) -> list[str]:
@@ -114,7 +115,11 @@ async def replay_concurrent(runtime: Runtime, customers: int, turns: int, concur
     timings: list[float] = []
 
     async def one_turn(user: int, n: int, since: float) -> None:
-        await runtime.engine.handle(bench_inbound(user, rng.choice(QUESTIONS), f"turn-{RUN}-{seed}-c{n}"))
+        try:
+            await runtime.engine.handle(bench_inbound(user, rng.choice(QUESTIONS), f"turn-{RUN}-{seed}-c{n}"))
+        except Exception as error:  # counted and reported; the other conversations go on
+            FAILURES[type(error).__name__] = FAILURES.get(type(error).__name__, 0) + 1
+            return
         timings.append((time.perf_counter() - since) * 1000)
 
     if rate is None:  # closed loop: every conversation keeps one message in flight
@@ -143,14 +148,17 @@ def peak_rss_mb() -> float:
 
 
 class RssSampler:
-    """Peak resident memory while the turns run (ru_maxrss also counts the bulk load before them)."""
+    """Peak resident memory while the turns run (ru_maxrss also counts the bulk load before them),
+    and the most units of work seen queued for a database place."""
 
-    def __init__(self, every: float = 0.05) -> None:
+    def __init__(self, database: object = None, every: float = 0.05) -> None:
         self.peak_mb, self._every, self._task = 0.0, every, None
+        self.database, self.peak_waiting = database, 0
 
     def sample(self) -> None:
         with open("/proc/self/statm") as statm:
             self.peak_mb = max(self.peak_mb, int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+        self.peak_waiting = max(self.peak_waiting, getattr(self.database, "waiting", 0))
 
     async def _run(self) -> None:
         while True:
@@ -192,7 +200,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         await replay(runtime, args.customers, min(20, args.turns), args.seed + 99)  # warm caches
         calls_before = runtime.embedder.calls if isinstance(runtime.embedder, EmbeddingBatcher) else 0
         wall = time.perf_counter()
-        with RssSampler() as rss:
+        with RssSampler(runtime.database) as rss:
             if args.concurrency > 1:
                 timings = await replay_concurrent(runtime, args.customers, args.turns, args.concurrency, args.rate,
                                                   args.seed)
@@ -211,12 +219,16 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         "vectors": "chroma server" if args.chroma_url else "embedded chroma",
         "p50_ms": round(statistics.median(ordered), 2),
         "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
-        "turns_per_second": round(args.turns / wall, 1),
+        "turns_per_second": round(len(timings) / wall, 1),
         "startup_seconds": round(startup, 2),
         "load_seconds": round(load_seconds, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "peak_rss_during_turns_mb": round(rss.peak_mb, 1),
         "embedding_model_calls": model_calls,  # fewer than turns: messages shared calls
+        "failed_turns": sum(FAILURES.values()),
+        "failures": FAILURES,
+        "most_queued_for_the_database": rss.peak_waiting,
+        "database": "postgresql" if runtime.database.url.startswith("postgresql") else "sqlite",
         "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine while it ran
         "composer": "offline",
     }

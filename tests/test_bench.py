@@ -19,6 +19,7 @@ def test_turn_latency_benchmark_reports_its_figures(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["customers"] == 40 and figures["memories"] == 400 and figures["turns"] == 10
+    assert figures["failed_turns"] == 0, figures["failures"]
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
     assert figures["turns_per_second"] > 0 and figures["peak_rss_mb"] > 0
 
@@ -32,6 +33,7 @@ def test_turn_latency_benchmark_with_concurrent_conversations(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["turns"] == 24 and figures["concurrency"] == 12
+    assert figures["failed_turns"] == 0, figures["failures"]  # a failed turn is counted, not raised
     assert 0 < figures["p50_ms"] <= figures["p99_ms"] and figures["turns_per_second"] > 0
     # Twelve conversations in flight share model calls: fewer calls than the turns' messages.
     assert 0 < figures["embedding_model_calls"] < 24

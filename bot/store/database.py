@@ -3,12 +3,22 @@
 Nothing a customer wrote may reach a log through this module: engines hide statement parameters
 (``hide_parameters``), so a failed insert is reported by its SQL and error, never by its values.
 A database that cannot be reached raises :class:`ServiceUnavailable` naming it (password masked).
+
+Admission: at most ``POOL_SIZE`` sessions are open at once per process; the next one waits in a
+queue (FIFO, no time limit) *before* it takes a connection. Without it, 500 concurrent conversations
+all took connections and then waited for the event loop while holding them, and the others gave up
+inside SQLAlchemy's pool after its 30 s (README, "Footprint and throughput"). The pool's overflow
+connections stay for what does not come through ``session()`` (pgvector's queries, ``ping``, schema
+checks) and for a session opened inside another on the same task, which does not queue again (it
+would wait for its own place).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,6 +35,14 @@ from bot.errors import ServiceUnavailable, StoreError
 MIGRATIONS = Path(__file__).parent / "migrations"
 # asyncpg waits 60 s for a server that does not answer; a start-up or health check should say so sooner.
 CONNECT_TIMEOUT_SECONDS = 10
+# SQLAlchemy's defaults, now said: POOL_SIZE sessions at once (the rest queue before taking a
+# connection), POOL_OVERFLOW more connections for direct engine users and nested sessions.
+POOL_SIZE = 5
+POOL_OVERFLOW = 10
+POOL_TIMEOUT_SECONDS = 30
+
+# The databases whose admission this task (and the tasks it starts) already holds a place in.
+_admitted: ContextVar[frozenset[int]] = ContextVar("rapport_db_admitted", default=frozenset())
 
 
 def normalise_url(url: str, data_dir: Path) -> tuple[str, dict[str, object]]:
@@ -59,6 +77,7 @@ class Database:
             connect_args = {"timeout": CONNECT_TIMEOUT_SECONDS, **connect_args}
         self.engine: AsyncEngine = create_async_engine(
             self.url, connect_args=connect_args, pool_pre_ping=not self.is_sqlite,
+            pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT_SECONDS,
             # Parameters are customers' words, emails and names: keep them out of logs and exception text.
             hide_parameters=True,
         )
@@ -67,11 +86,37 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._admission: asyncio.Semaphore | None = None
+        self._admission_loop: asyncio.AbstractEventLoop | None = None
+        self.waiting = 0  # sessions queued for a place right now (tests, metrics)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            yield session
+        """One unit of work. Waits for one of ``POOL_SIZE`` places first (see the module doc)."""
+        admitted = _admitted.get()
+        if id(self) in admitted:  # nested in a session of this task: it holds a place already
+            async with self._sessions() as session:
+                yield session
+            return
+        admission = self._places()
+        self.waiting += 1
+        try:
+            await admission.acquire()
+        finally:
+            self.waiting -= 1
+        token = _admitted.set(admitted | {id(self)})
+        try:
+            async with self._sessions() as session:
+                yield session
+        finally:
+            _admitted.reset(token)
+            admission.release()
+
+    def _places(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._admission is None or self._admission_loop is not loop:  # a new event loop (tests): new places
+            self._admission, self._admission_loop = asyncio.Semaphore(POOL_SIZE), loop
+        return self._admission
 
     async def insert_once(self, row: SQLModel) -> bool:
         """Insert a row whose unique key says "this happened once"; False when it was there already."""
