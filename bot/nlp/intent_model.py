@@ -63,15 +63,20 @@ def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
     return grams
 
 
-class _Tfidf:
-    """One fitted vectorizer: term -> column, idf per column, how to cut a text into terms."""
+class TfidfBlock:
+    """One fitted vectorizer: its terms (column order), idf per column, and how it cuts a text."""
 
     def __init__(self, terms: np.ndarray, idf: np.ndarray, analyzer: str, ngram_range: tuple[int, int]) -> None:
-        self.terms = terms
-        self.index = {term: column for column, term in enumerate(terms.tolist())}
+        if analyzer not in ("word", "char_wb"):
+            raise RapportError(f"no TF-IDF analyzer {analyzer!r} here", fix="use 'word' or 'char_wb'")
+        self.terms = np.asarray(terms)
+        self.index = {term: column for column, term in enumerate(self.terms.tolist())}
         self.idf = np.asarray(idf, dtype=np.float64)
         self.analyzer = analyzer
-        self.ngram_range = ngram_range
+        self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
+
+    def __len__(self) -> int:
+        return len(self.terms)
 
     def transform(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(columns, values) of the text's l2-normalised sublinear TF-IDF row."""
@@ -88,39 +93,67 @@ class _Tfidf:
 class LinearIntentModel:
     """Predicts like the :class:`~bot.nlp.intents.IntentClassifier` it was exported from.
 
-    ``embedder`` as there: anything with ``embed(list[str])``, used only when a prediction is
-    asked without the message's embedding. Build with :meth:`IntentClassifier.export` or
-    :meth:`load`; predict with :meth:`predict` / :meth:`predict_one`.
+    Features are ``[word TF-IDF | char TF-IDF | embedding x embedding_weight]`` (the embedding
+    block only when ``uses_embeddings``); ``coef`` is labels x features, as scikit-learn's
+    ``LinearSVC.coef_`` (one row for two labels). ``embedder`` as for the classifier: anything
+    with ``embed(list[str])``, used only when a prediction is asked without the message's
+    embedding. Build with :meth:`IntentClassifier.export` or :meth:`load`.
     """
 
-    def __init__(self, arrays: dict[str, np.ndarray], embedder: Any = None) -> None:
-        self._arrays = arrays
-        self.labels_ = arrays["labels"]
-        self.threshold = float(arrays["threshold"])
-        self.calibration = np.asarray(arrays["calibration"], dtype=np.float64)
-        self.embedding_weight = float(arrays["embedding_weight"])
-        self.uses_embeddings = bool(arrays["uses_embeddings"])
-        self._word = _Tfidf(arrays["word_terms"], arrays["word_idf"], "word", tuple(arrays["word_ngrams"].tolist()))
-        self._char = _Tfidf(arrays["char_terms"], arrays["char_idf"], "char_wb", tuple(arrays["char_ngrams"].tolist()))
+    def __init__(
+        self,
+        *,
+        labels: np.ndarray,
+        word: TfidfBlock,
+        char: TfidfBlock,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        calibration: np.ndarray,
+        threshold: float,
+        embedding_weight: float,
+        uses_embeddings: bool,
+        embedder: Any = None,
+    ) -> None:
+        self.labels_ = np.asarray(labels)
+        self._word, self._char = word, char
+        self.calibration = np.asarray(calibration, dtype=np.float64)
+        self.threshold = float(threshold)
+        self.embedding_weight = float(embedding_weight)
+        self.uses_embeddings = bool(uses_embeddings)
+        self._coef = np.asarray(coef, dtype=np.float64)
         # Columns as rows, so a message's few non-zero features gather contiguous rows.
-        self._weights = np.ascontiguousarray(arrays["coef"].T, dtype=np.float64)
-        self._intercept = np.asarray(arrays["intercept"], dtype=np.float64)
+        self._weights = np.ascontiguousarray(self._coef.T)
+        self._intercept = np.asarray(intercept, dtype=np.float64)
         self._embedder = embedder
 
     # ----------------------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> None:
         """One ``.npz`` of plain arrays (strings as fixed-width unicode): no pickle to trust."""
+        arrays = {
+            "format": np.array(FORMAT), "labels": self.labels_, "calibration": self.calibration,
+            "threshold": np.array(self.threshold), "embedding_weight": np.array(self.embedding_weight),
+            "uses_embeddings": np.array(self.uses_embeddings), "coef": self._coef, "intercept": self._intercept,
+        }
+        for name, block in (("word", self._word), ("char", self._char)):
+            arrays.update({f"{name}_terms": block.terms, f"{name}_idf": block.idf,
+                           f"{name}_ngrams": np.array(block.ngram_range)})
         with open(path, "wb") as handle:
-            np.savez(handle, **self._arrays)
+            np.savez(handle, **arrays)
 
     @classmethod
     def load(cls, path: str | Path, embedder: Any = None) -> LinearIntentModel:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-        if int(arrays.get("format", -1)) != FORMAT:
-            raise RapportError(f"{path} is not an intent model this version reads",
-                               fix="delete it; the router is trained again at the next start")
-        return cls(arrays, embedder)
+            if "format" not in data.files or int(data["format"]) != FORMAT:
+                raise RapportError(f"{path} is not an intent model this version reads",
+                                   fix="delete it; the router is trained again at the next start")
+            return cls(
+                labels=data["labels"],
+                word=TfidfBlock(data["word_terms"], data["word_idf"], "word", tuple(data["word_ngrams"].tolist())),
+                char=TfidfBlock(data["char_terms"], data["char_idf"], "char_wb", tuple(data["char_ngrams"].tolist())),
+                coef=data["coef"], intercept=data["intercept"], calibration=data["calibration"],
+                threshold=float(data["threshold"]), embedding_weight=float(data["embedding_weight"]),
+                uses_embeddings=bool(data["uses_embeddings"]), embedder=embedder,
+            )
 
     # ----------------------------------------------------------------------------- prediction
     def _embeddings(self, texts: Sequence[str], embeddings: np.ndarray | None) -> np.ndarray | None:
@@ -139,9 +172,9 @@ class LinearIntentModel:
         texts = [str(text) for text in texts]
         scores = np.tile(self._intercept, (len(texts), 1))
         dense = self._embeddings(texts, embeddings) if texts else None
-        offset = len(self._word.terms) + len(self._char.terms)
+        offset = len(self._word) + len(self._char)
         for row, text in enumerate(texts):
-            for block, start in ((self._word, 0), (self._char, len(self._word.terms))):
+            for block, start in ((self._word, 0), (self._char, len(self._word))):
                 columns, values = block.transform(text)
                 if len(columns):
                     scores[row] += values @ self._weights[start + columns]

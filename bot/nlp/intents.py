@@ -311,7 +311,7 @@ class IntentClassifier:
 
         Raises RapportError for a vectorizer setting :mod:`bot.nlp.intent_model` does not
         reproduce (changed defaults would otherwise give other features without a word)."""
-        from bot.nlp.intent_model import FORMAT, LinearIntentModel
+        from bot.nlp.intent_model import LinearIntentModel, TfidfBlock
 
         self._check_fitted()
         expected = {"lowercase": True, "strip_accents": None, "preprocessor": None, "tokenizer": None,
@@ -324,25 +324,19 @@ class IntentClassifier:
                 raise RapportError(f"cannot export a {params['analyzer']} vectorizer with {wrong}",
                                    fix="export only models trained by IntentClassifier")
 
-        def terms(vectorizer: Any) -> np.ndarray:
+        def block(vectorizer: Any, analyzer: str) -> TfidfBlock:
             vocabulary = vectorizer.vocabulary_
             ordered = sorted(vocabulary, key=vocabulary.__getitem__)
-            return np.array(ordered, dtype=str) if ordered else np.zeros(0, dtype="<U1")
+            terms = np.array(ordered, dtype=str) if ordered else np.zeros(0, dtype="<U1")
+            return TfidfBlock(terms, vectorizer.idf_, analyzer, vectorizer.ngram_range)
 
-        return LinearIntentModel({
-            "format": np.array(FORMAT),
-            "labels": np.array([str(label) for label in self.labels_]),
-            "threshold": np.array(float(self.threshold)),
-            "calibration": np.asarray(self.calibration, dtype=np.float64),
-            "embedding_weight": np.array(float(self.embedding_weight)),
-            "uses_embeddings": np.array(self.uses_embeddings),
-            "word_terms": terms(self._word), "word_idf": self._word.idf_.astype(np.float64),
-            "word_ngrams": np.array(self._word.ngram_range),
-            "char_terms": terms(self._char), "char_idf": self._char.idf_.astype(np.float64),
-            "char_ngrams": np.array(self._char.ngram_range),
-            "coef": np.asarray(self._svm.coef_, dtype=np.float64),
-            "intercept": np.asarray(self._svm.intercept_, dtype=np.float64),
-        }, embedder=None if self._embedder is False else self._embedder)
+        return LinearIntentModel(
+            labels=np.array([str(label) for label in self.labels_]),
+            word=block(self._word, "word"), char=block(self._char, "char_wb"),
+            coef=self._svm.coef_, intercept=self._svm.intercept_, calibration=self.calibration,
+            threshold=self.threshold, embedding_weight=self.embedding_weight,
+            uses_embeddings=self.uses_embeddings, embedder=None if self._embedder is False else self._embedder,
+        )
 
     def save(self, path: str | Path) -> None:
         """Pickle the trained model (without the embedder). Load only files you wrote yourself."""
