@@ -19,7 +19,8 @@ class Adapter(Protocol):
         """Receive messages and pass each to ``handler``; send what it returns. Button clicks and
         reactions on replies go to ``feedback``. Returns when stopped."""
 
-    async def send(self, reply: Reply) -> None:
-        """Deliver one reply in the conversation (and thread) it answers."""
+    async def send(self, reply: Reply) -> str | None:
+        """Deliver one reply in the conversation (and thread) it answers; the platform's id of the (first)
+        message posted, when there is one, so a reaction on it can be traced to the reply."""
 
     async def stop(self) -> None: ...

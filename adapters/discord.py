@@ -10,7 +10,10 @@ Sending: every part carries a nonce derived from ``Reply.delivery_key`` with ``e
 adds it whenever a nonce is given), so when Discord created a message but answered 502 and the request is
 retried (by discord.py or by the outbox), Discord returns the message it already has instead of posting it
 twice. A private reply asked in a guild goes to the customer's DMs, never the channel. Refusals raise
-:class:`~bot.errors.DeliveryFailed`.
+:class:`~bot.errors.DeliveryFailed`. ``send`` returns the first message's id; a reply that was streamed edits
+its placeholder (``message.edit``) into its first part, and posts it after all when the placeholder is gone.
+A 👍/👎 reaction added to a message (the raw gateway event, with the reactions intents) becomes Feedback on
+that message (:func:`reaction_to_feedback`); the delivery keeps it only when it is one of the bot's replies.
 
 The gateway survives any frame: discord.py decodes frames with orjson when it is installed, which refuses
 lone surrogates (``"\\ud800"``) that Discord does send; the decoder falls back to the standard library's
@@ -56,6 +59,7 @@ from bot.types import (
     ConversationKey,
     Feedback,
     FeedbackHandler,
+    FeedbackKind,
     Inbound,
     MessageHandler,
     Reply,
@@ -68,6 +72,7 @@ __all__ = [
     "click_to_turn",
     "delivery_nonce",
     "message_to_inbound",
+    "reaction_to_feedback",
     "reply_messages",
     "tolerant_json",
 ]
@@ -85,6 +90,9 @@ MAX_RATELIMIT_WAIT = 30.0
 THREAD_TYPES = frozenset({discord.ChannelType.public_thread, discord.ChannelType.private_thread,
                           discord.ChannelType.news_thread})
 PERSON_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+# Reactions that rate a reply; skin-tone and variation modifiers are dropped before the lookup.
+REACTIONS = {"👍": FeedbackKind.HELPFUL, "👎": FeedbackKind.NOT_HELPFUL}
+_EMOJI_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F]")
 
 log = logging.getLogger("rapport.adapters.discord")
 T = TypeVar("T")
@@ -155,6 +163,32 @@ def click_to_turn(interaction: discord.Interaction[Any], custom_id: str, label: 
         text=text,
         message_id=f"interaction:{interaction.id}",
         received_at=interaction.created_at,
+    )
+
+
+def reaction_to_feedback(event: discord.RawReactionActionEvent, bot_user_id: int) -> Feedback | None:
+    """A reaction added to a message as Feedback on that message (``reacted_to`` is its id, as
+    :meth:`DiscordAdapter.send` returns it); None for other emoji (custom ones included), the bot's own
+    reactions, bots, and messages Discord says someone else wrote. ``feedback_id`` is the same for the same
+    (user, message, emoji), so a replayed event counts once."""
+    if event.event_type != "REACTION_ADD" or event.user_id == bot_user_id or event.emoji.id is not None:
+        return None
+    if event.member is not None and event.member.bot:
+        return None
+    if event.message_author_id is not None and event.message_author_id != bot_user_id:
+        return None
+    kind = REACTIONS.get(_EMOJI_MODIFIERS.sub("", event.emoji.name or ""))
+    if kind is None:
+        return None
+    workspace = str(event.guild_id) if event.guild_id else DM_WORKSPACE
+    return Feedback(
+        platform=PLATFORM,
+        conversation=ConversationKey(PLATFORM, workspace, str(event.channel_id), ""),  # the delivery sets the reply's own
+        user_id=str(event.user_id),
+        in_reply_to="",
+        kind=kind,
+        feedback_id=f"reaction:{event.user_id}:{event.message_id}:{kind.value}",
+        reacted_to=str(event.message_id),
     )
 
 
@@ -314,6 +348,8 @@ class RapportClient(discord.Client):
         intents.guilds = True  # channel and thread cache: where a message was written
         intents.guild_messages = True
         intents.dm_messages = True
+        intents.guild_reactions = True  # 👍/👎 on the bot's replies are feedback
+        intents.dm_reactions = True
         intents.message_content = settings.message_content_intent
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(),
                          max_ratelimit_timeout=MAX_RATELIMIT_WAIT)
@@ -332,6 +368,9 @@ class RapportClient(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message)
+
+    async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
+        await self.adapter.on_reaction(event)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         message = args[0] if args and isinstance(args[0], discord.Message) else None
@@ -389,15 +428,22 @@ class DiscordAdapter:
         if self._client is not None:
             await self._client.close()
 
-    async def send(self, reply: Reply) -> None:
+    async def send(self, reply: Reply) -> str | None:
         """Send the reply where it was asked: the thread if there is one, else the channel or DM; a private
-        reply asked in a guild goes to the customer's DMs instead. Files ride on the last message. Raises
-        DeliveryFailed unless Discord accepted every part."""
+        reply asked in a guild goes to the customer's DMs instead. Files ride on the last message. A reply
+        with ``edit_message`` (its streamed placeholder) edits that message into its first part. Raises
+        DeliveryFailed unless Discord accepted every part; returns the first message's id."""
         channel, quote = await self._destination(reply)
         messages = reply_messages(reply)
         # Without an outbox entry, a key for this call still keeps discord.py's own retries from doubling.
         key = reply.delivery_key or secrets.token_hex(16)
+        first: str | None = None
         for i, outgoing in enumerate(messages):
+            last_files = i == len(messages) - 1 and bool(reply.files)
+            if i == 0 and reply.edit_message.isdigit() and not last_files:
+                if await self._edit_placeholder(channel, int(reply.edit_message), outgoing):
+                    first = reply.edit_message
+                    continue
             reference = None
             if i == 0 and quote:
                 reference = discord.MessageReference(
@@ -410,9 +456,37 @@ class DiscordAdapter:
                 extra["files"] = [discord.File(io.BytesIO(f.content.encode("utf-8")), filename=f.name)
                                   for f in reply.files]
             # Nobody is ever pinged by a reply's text; the customer is notified of the reply to them.
-            await _delivered(channel.send(outgoing.text, reference=reference,  # type: ignore[arg-type]
-                                          mention_author=reference is not None, suppress_embeds=True,
-                                          nonce=delivery_nonce(key, i), **extra))
+            sent = await _delivered(channel.send(outgoing.text, reference=reference,  # type: ignore[arg-type]
+                                                 mention_author=reference is not None, suppress_embeds=True,
+                                                 nonce=delivery_nonce(key, i), **extra))
+            first = str(sent.id) if i == 0 else first
+        return first
+
+    async def _edit_placeholder(self, channel: discord.abc.Messageable, message_id: int, outgoing: OutgoingMessage) -> bool:
+        """The first part written over the streamed placeholder, buttons included; False when the
+        placeholder is gone (deleted): the caller posts the part instead."""
+        partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+        extra: dict[str, Any] = {"view": _view(outgoing.buttons)} if outgoing.buttons else {}
+        try:
+            await _delivered(partial.edit(content=outgoing.text, **extra))
+        except DeliveryFailed as failure:
+            if isinstance(failure.__cause__, discord.NotFound):
+                log.info("discord placeholder %s is gone; posting the reply", message_id)
+                return False
+            raise
+        return True
+
+    # --- streaming: a placeholder edited as checked sentences arrive (bot/llm/stream.py) ---
+
+    async def post_placeholder(self, conversation: ConversationKey, text: str) -> str:
+        """Post the first streamed sentences where the reply will go (thread, channel or DM); its id."""
+        target = self.client.get_partial_messageable(int(conversation.thread or conversation.channel))
+        sent = await target.send(text[:MESSAGE_LIMIT], suppress_embeds=True)
+        return str(sent.id)
+
+    async def edit_placeholder(self, conversation: ConversationKey, message: str, text: str) -> None:
+        target = self.client.get_partial_messageable(int(conversation.thread or conversation.channel))
+        await target.get_partial_message(int(message)).edit(content=text[:MESSAGE_LIMIT])
 
     async def _destination(self, reply: Reply) -> tuple[discord.abc.Messageable, bool]:
         """The channel to post in, and whether the first part quotes the customer's message (in guilds)."""
@@ -435,6 +509,13 @@ class DiscordAdapter:
         reply = await self._handler(inbound)
         if reply is not None:
             await self.send(reply)
+
+    async def on_reaction(self, event: discord.RawReactionActionEvent) -> None:
+        me = self.client.user
+        assert me is not None
+        feedback = reaction_to_feedback(event, me.id)
+        if feedback is not None and self._feedback is not None:
+            await self._feedback(feedback)
 
     async def on_click(self, interaction: discord.Interaction[Any], custom_id: str, label: str) -> None:
         turn = click_to_turn(interaction, custom_id, label)

@@ -9,7 +9,11 @@ and Slack redelivers. Every other authentic request is acknowledged, also those 
 Slack retries a 404 or 5xx as if it had been lost.
 
 :meth:`SlackAdapter.send` posts every message of a reply or raises :class:`~bot.errors.DeliveryFailed`
-(permanent when Slack refused it for good, with ``retry_after`` on a long rate limit).
+(permanent when Slack refused it for good, with ``retry_after`` on a long rate limit), and returns the
+first message's id (``channel:ts``). A reply that was streamed edits its placeholder (``chat.update``)
+instead of posting its first message, and posts after all when the placeholder is gone. A 👍/👎
+``reaction_added`` on a message becomes Feedback (:func:`reaction_to_feedback`); the delivery keeps it only
+when that message is one of the bot's replies.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ __all__ = [
     "delivery_failure",
     "desk_message",
     "event_to_inbound",
+    "reaction_to_feedback",
     "reply_blocks",
     "reply_messages",
     "web_client",
@@ -118,6 +123,11 @@ GONE_ERRORS = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "account_inactive",
     "token_revoked", "invalid_auth", "not_authed", "user_not_in_channel", "no_text", "missing_scope",
 })
+# Reactions that rate a reply (Slack names emoji by short name; a skin tone rides after "::").
+REACTIONS = {"+1": FeedbackKind.HELPFUL, "thumbsup": FeedbackKind.HELPFUL,
+             "-1": FeedbackKind.NOT_HELPFUL, "thumbsdown": FeedbackKind.NOT_HELPFUL}
+# chat.update errors that mean the placeholder cannot be edited: the reply is posted instead.
+UNEDITABLE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 DELIVERY_MEMORY = 4096  # replies whose progress is remembered, so a retried reply does not repeat its parts
 
 log = logging.getLogger("rapport.adapters.slack")
@@ -296,6 +306,36 @@ def click_to_turn(body: Mapping[str, Any], home_team: str = "") -> Inbound | Fee
             received_at=_from_ts(action_ts),
         )
     return None
+
+
+def reaction_to_feedback(body: Mapping[str, Any], bot_user_id: str, home_team: str = "") -> Feedback | None:
+    """A ``reaction_added`` event as Feedback on the message it was put on (``reacted_to`` is
+    ``channel:ts``, as :meth:`SlackAdapter.send` returns it); None for any other emoji, a reaction by the
+    bot itself, or one on a message Slack says another user wrote. ``feedback_id`` is the same for the same
+    (user, message, emoji), so a redelivered or re-added reaction counts once."""
+    event = body.get("event")
+    if not isinstance(event, Mapping) or event.get("type") != "reaction_added":
+        return None
+    item = _mapping(event.get("item"))
+    user, reaction = _text(event.get("user")), _text(event.get("reaction")).split("::", 1)[0]
+    channel, ts = _text(item.get("channel")), _text(item.get("ts"))
+    kind = REACTIONS.get(reaction)
+    if kind is None or item.get("type") != "message" or not (user and channel and ts) or user == bot_user_id:
+        return None
+    author = _text(event.get("item_user"))
+    if author and bot_user_id and author != bot_user_id:
+        return None  # on a person's message: not a rating of a reply
+    home = home_team or _envelope_team(body)
+    return Feedback(
+        platform=PLATFORM,
+        conversation=ConversationKey(PLATFORM, home, channel, ""),  # the delivery sets the reply's own
+        user_id=clean_text(user),
+        in_reply_to="",
+        kind=kind,
+        feedback_id=clean_text(f"reaction:{user}:{channel}:{ts}:{kind.value}"),
+        reacted_to=clean_text(f"{channel}:{ts}"),
+        received_at=_from_ts(_text(event.get("event_ts")) or ts),
+    )
 
 
 def _a_person_wrote(event: Mapping[str, Any]) -> bool:
@@ -653,6 +693,7 @@ class SlackAdapter:
         self._delivered: OrderedDict[str, int] = OrderedDict()  # delivery_key → parts Slack accepted
         self.app.event("app_mention")(self._on_event)
         self.app.event("message")(self._on_event)
+        self.app.event("reaction_added")(self._on_reaction)
         self.app.event("app_uninstalled")(self._on_revoked)
         self.app.event("tokens_revoked")(self._on_revoked)
         self.app.action(re.compile(rf"^({SUGGEST_ACTION}|{FEEDBACK_ACTION})_"))(self._on_click)
@@ -697,10 +738,12 @@ class SlackAdapter:
 
     # --- sending ---
 
-    async def send(self, reply: Reply) -> None:
+    async def send(self, reply: Reply) -> str | None:
         """Post the reply in the conversation's thread (several messages when it is long), then upload
         its files. A private reply is ephemeral to ``recipient`` outside a DM, and its files go to their
-        DM. Returns when Slack accepted every part; raises DeliveryFailed otherwise (a retried reply with
+        DM. A reply with ``edit_message`` (its streamed placeholder) edits that message into its first
+        part. Returns the first message's ``channel:ts`` (None when it was not posted now, or is
+        ephemeral) once Slack accepted every part; raises DeliveryFailed otherwise (a retried reply with
         the same ``delivery_key`` resumes after the parts already accepted)."""
         conversation = reply.conversation
         if conversation.workspace in self._revoked:
@@ -710,31 +753,66 @@ class SlackAdapter:
                                  permanent=True)
         parts: list[SlackMessage | OutboundFile] = [*reply_messages(reply), *reply.files]
         done = self._delivered.get(reply.delivery_key, 0) if reply.delivery_key else 0
-        if reply.maybe_sent and not done:
+        if reply.maybe_sent and not done:  # a placeholder carries the metadata once the final edit reached it
             done = await self._already_posted(reply)
+        first: str | None = None
         for index in range(done, len(parts)):
             part = parts[index]
             try:
                 if isinstance(part, SlackMessage):
-                    await self._post(reply, part, index)
+                    posted = await self._post(reply, part, index)
+                    first = posted if index == 0 else first
                 else:
                     await self._upload(reply, part)
             except (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError, OSError) as error:
                 raise delivery_failure(error, f"slack reply {reply.delivery_key or reply.in_reply_to} "
                                               f"part {index + 1}/{len(parts)}") from error
             self._remember(reply.delivery_key, index + 1)
+        return first
 
-    async def _post(self, reply: Reply, message: SlackMessage, part: int = 0) -> None:
+    async def _post(self, reply: Reply, message: SlackMessage, part: int = 0) -> str | None:
+        """Post one message of the reply (edit the placeholder, for the first); its ``channel:ts``."""
         channel, thread = reply.conversation.channel, reply.conversation.thread or None
         common = {"channel": channel, "text": message.text, "blocks": message.blocks, "thread_ts": thread}
         if reply.private and not _is_direct(channel):
             await self.client.chat_postEphemeral(user=reply.recipient, **common)
-            return
+            return None
         # The delivery key rides along as message metadata: after a crash mid-send, the next process
         # can read back which parts Slack already has instead of posting them twice.
         metadata = ({"event_type": REPLY_EVENT, "event_payload": {"delivery_key": reply.delivery_key, "part": part}}
                     if reply.delivery_key else None)
-        await self.client.chat_postMessage(unfurl_links=False, unfurl_media=False, metadata=metadata, **common)
+        if part == 0 and reply.edit_message and (edited := await self._edit_placeholder(reply, message, metadata)):
+            return edited
+        response = await self.client.chat_postMessage(unfurl_links=False, unfurl_media=False, metadata=metadata,
+                                                      **common)
+        return f"{_text(response.get('channel')) or channel}:{_text(response.get('ts'))}" if response.get("ts") else None
+
+    async def _edit_placeholder(self, reply: Reply, message: SlackMessage, metadata: dict[str, Any] | None) -> str | None:
+        """The reply's first message written over its streamed placeholder; None when that message is
+        gone (deleted, too old to edit): the caller posts it instead."""
+        channel, _, ts = reply.edit_message.rpartition(":")
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks,
+                                          metadata=metadata)
+        except SlackApiError as error:
+            if _text(error.response.get("error")) not in UNEDITABLE_ERRORS:
+                raise
+            log.info("the streamed placeholder is gone; posting the reply", extra={"delivery_key": reply.delivery_key})
+            return None
+        return reply.edit_message
+
+    # --- streaming: a placeholder edited as checked sentences arrive (bot/llm/stream.py) ---
+
+    async def post_placeholder(self, conversation: ConversationKey, text: str) -> str:
+        """Post the first streamed sentences in the conversation's thread; the message's ``channel:ts``."""
+        response = await self.client.chat_postMessage(channel=conversation.channel, thread_ts=conversation.thread or None,
+                                                      text=_fit(_escape(text), FALLBACK_TEXT_LIMIT),
+                                                      unfurl_links=False, unfurl_media=False)
+        return f"{_text(response.get('channel')) or conversation.channel}:{_text(response.get('ts'))}"
+
+    async def edit_placeholder(self, conversation: ConversationKey, message: str, text: str) -> None:
+        channel, _, ts = message.rpartition(":")
+        await self.client.chat_update(channel=channel, ts=ts, text=_fit(_escape(text), FALLBACK_TEXT_LIMIT))
 
     async def _already_posted(self, reply: Reply) -> int:
         """How many leading parts of this reply the conversation already shows (0 when it can't tell:
@@ -870,6 +948,11 @@ class SlackAdapter:
         inbound = event_to_inbound(body, bot_user, home)
         if inbound is not None:
             await self._answer(inbound)
+
+    async def _on_reaction(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        feedback = reaction_to_feedback(body, context.bot_user_id or "", _home_team(context))
+        if feedback is not None and self._feedback is not None:
+            await self._stored(self._feedback(feedback))
 
     async def _on_command(self, ack: Any, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()  # an empty ack: the private answer follows as an ephemeral message (or in the DM)

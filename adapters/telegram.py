@@ -15,7 +15,10 @@ explanation per chat and cooldown, not silence and not one per sticker in a burs
 
 :meth:`TelegramAdapter.send` raises :class:`~bot.errors.DeliveryFailed` unless Telegram accepted every
 part; a retried reply (same ``delivery_key``) skips the parts already accepted, since Telegram has no
-idempotency key of its own.
+idempotency key of its own. It returns the first message's id (``chat:message``); a reply that was
+streamed edits its placeholder (``editMessageText``) into its first piece, and posts it after all when the
+placeholder is gone. A 👍/👎 reaction (a ``message_reaction`` update, which the bot asks for in
+``allowed_updates``) becomes Feedback on the message it was put on (:func:`reaction_to_feedback`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
+    Message,
     ReplyParameters,
     Update,
 )
@@ -64,6 +68,7 @@ from bot.types import (
     ConversationKey,
     Feedback,
     FeedbackHandler,
+    FeedbackKind,
     Inbound,
     MessageHandler,
     OutboundFile,
@@ -80,6 +85,7 @@ __all__ = [
     "callback_to_turn",
     "read_update",
     "readable",
+    "reaction_to_feedback",
     "reply_messages",
     "unreadable_message",
     "update_to_inbound",
@@ -91,7 +97,12 @@ MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64  # bytes
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
-ALLOWED_UPDATES = ("message", "callback_query")
+ALLOWED_UPDATES = ("message", "callback_query", "message_reaction")
+# Reactions that rate a reply; skin-tone and variation modifiers are dropped before the lookup.
+REACTIONS = {"👍": FeedbackKind.HELPFUL, "👎": FeedbackKind.NOT_HELPFUL}
+_EMOJI_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F]")
+# What Telegram answers when a placeholder cannot be edited (deleted, too old): the reply is posted instead.
+UNEDITABLE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 SEND_ATTEMPTS = 3
 # Flood control shorter than this is waited out inside send (a retry of the whole reply would repeat the
 # parts already sent); longer waits go back to the outbox as DeliveryFailed(retry_after=...).
@@ -215,6 +226,50 @@ def callback_to_turn(update: Mapping[str, Any], bot_id: int) -> Inbound | Feedba
     )
 
 
+def reaction_to_feedback(update: Mapping[str, Any], bot_id: int) -> Feedback | None:
+    """A ``message_reaction`` update as Feedback on the message it was put on (``reacted_to`` is
+    ``chat:message``, as :meth:`TelegramAdapter.send` returns it): the first 👍 or 👎 the user added (in
+    ``new_reaction``, not already in ``old_reaction``). None for other emoji, removed reactions, anonymous
+    reactions (a chat, not a user) and bots. ``feedback_id`` is the same for the same (user, message, emoji)."""
+    reaction = update.get("message_reaction")
+    if not isinstance(reaction, Mapping):
+        return None
+    chat, user = reaction.get("chat"), reaction.get("user")
+    chat_id = _id(chat.get("id")) if isinstance(chat, Mapping) else None
+    user_id = _id(user.get("id")) if isinstance(user, Mapping) else None
+    message_id = _id(reaction.get("message_id"))
+    if chat_id is None or user_id is None or message_id is None or user_id == bot_id:
+        return None
+    if isinstance(user, Mapping) and user.get("is_bot"):
+        return None
+    before = {_emoji(r) for r in _list(reaction.get("old_reaction"))}
+    added = [kind for r in _list(reaction.get("new_reaction"))
+             if (emoji := _emoji(r)) not in before and (kind := REACTIONS.get(emoji)) is not None]
+    if not added:
+        return None
+    kind = added[0]
+    return Feedback(
+        platform=PLATFORM,
+        conversation=ConversationKey(PLATFORM, str(bot_id), str(chat_id), ""),  # the delivery sets the reply's own
+        user_id=str(user_id),
+        in_reply_to="",
+        kind=kind,
+        feedback_id=f"reaction:{user_id}:{chat_id}:{message_id}:{kind.value}",
+        reacted_to=f"{chat_id}:{message_id}",
+        received_at=_timestamp(reaction.get("date")),
+    )
+
+
+def _emoji(reaction: object) -> str:
+    if not isinstance(reaction, Mapping) or reaction.get("type") != "emoji":
+        return ""
+    return _EMOJI_MODIFIERS.sub("", _str(reaction.get("emoji")))
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 @dataclass(frozen=True, slots=True)
 class ButtonClick:
     """A callback query: its id (always answered, to stop the client's spinner) and what the click means."""
@@ -224,9 +279,11 @@ class ButtonClick:
 
 
 def read_update(update: Mapping[str, Any], bot_id: int, bot_username: str
-                ) -> Inbound | UnreadableMessage | ButtonClick | None:
+                ) -> Inbound | UnreadableMessage | ButtonClick | Feedback | None:
     """What one update asks of the bot: a message to answer, an unreadable message to explain, a button
-    click, or nothing (edits, channel posts, member changes, inline queries, payments…)."""
+    click, a 👍/👎 reaction, or nothing (edits, channel posts, member changes, inline queries, payments…)."""
+    if "message_reaction" in update:
+        return reaction_to_feedback(update, bot_id)
     inbound = update_to_inbound(update, bot_id, bot_username)
     if inbound is not None:
         return inbound
@@ -551,16 +608,18 @@ class TelegramAdapter:
         await self._process(data, deliver_errors=False)
         return WebhookAnswer(200)
 
-    async def send(self, reply: Reply) -> None:
+    async def send(self, reply: Reply) -> str | None:
         """Send the reply as plain-text messages, then its files as documents, in its chat (and forum
         topic); in groups the first piece quotes the customer's message. A private reply asked in a group
         goes to the customer's private chat; when the customer never started one with the bot, the group
-        gets a short note asking them to (never the private content). Raises DeliveryFailed unless
-        Telegram accepted every part."""
+        gets a short note asking them to (never the private content). A reply with ``edit_message`` (its
+        streamed placeholder) edits that message into its first piece. Raises DeliveryFailed unless
+        Telegram accepted every part; returns the first message's ``chat:message`` (None when it was sent
+        by an earlier attempt)."""
         target = _target(reply)
         parts = self._parts(reply, target)
         try:
-            await self._send_parts(reply.delivery_key, parts)
+            return await self._send_parts(reply.delivery_key, parts)
         except DeliveryFailed as error:
             if target.redirected and isinstance(error.__cause__, Forbidden):
                 await self._ask_for_private_chat(reply)
@@ -571,17 +630,61 @@ class TelegramAdapter:
         parts: list[Callable[[], Awaitable[Any]]] = []
         for i, outgoing in enumerate(reply_messages(reply)):
             quoted = target.quoted if i == 0 else None
+            if i == 0 and reply.edit_message and not target.redirected:
+                parts.append(lambda o=outgoing: self._edit_or_send(reply.edit_message, target, o))
+                continue
             parts.append(lambda o=outgoing, q=quoted: self._send_text(target, o, q))
         for file in reply.files:
             parts.append(lambda f=file: self._send_document(target, f))
         return parts
 
-    async def _send_parts(self, delivery_key: str, parts: list[Callable[[], Awaitable[Any]]]) -> None:
+    async def _send_parts(self, delivery_key: str, parts: list[Callable[[], Awaitable[Any]]]) -> str | None:
         done = self._accepted.get(delivery_key, 0) if delivery_key else 0
+        first: str | None = None
         for i, part in enumerate(parts[done:], start=done):
-            await self._call(part)
+            sent = await self._call(part)
+            if i == 0:
+                first = sent if isinstance(sent, str) else (
+                    f"{sent.chat.id}:{sent.message_id}" if isinstance(sent, Message) else None)
             if delivery_key:
                 self._remember(delivery_key, i + 1)
+        return first
+
+    async def _edit_or_send(self, placeholder: str, target: _Target, outgoing: OutgoingMessage) -> Any:
+        """The first piece written over the streamed placeholder (with its keyboard); sent as a new
+        message when the placeholder is gone."""
+        chat, _, message = placeholder.rpartition(":")
+        try:
+            edited = await self.bot.edit_message_text(outgoing.text, chat_id=int(chat), message_id=int(message),
+                                                      reply_markup=_markup(outgoing),
+                                                      link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except BadRequest as error:
+            reason = str(error).lower()
+            if "not modified" in reason:
+                return placeholder  # it shows exactly this already
+            if not any(word in reason for word in UNEDITABLE):
+                raise
+            log.info("telegram placeholder %s is gone; sending the reply", message)
+            return await self._send_text(target, outgoing, target.quoted)
+        return edited if isinstance(edited, Message) else placeholder
+
+    # --- streaming: a placeholder edited as checked sentences arrive (bot/llm/stream.py) ---
+
+    async def post_placeholder(self, conversation: ConversationKey, text: str) -> str:
+        """Send the first streamed sentences in the conversation's chat (and topic); ``chat:message``."""
+        thread = int(conversation.thread) if conversation.thread else None
+        sent = await self.bot.send_message(int(conversation.channel), text[:MESSAGE_LIMIT], message_thread_id=thread,
+                                           link_preview_options=LinkPreviewOptions(is_disabled=True))
+        return f"{sent.chat.id}:{sent.message_id}"
+
+    async def edit_placeholder(self, conversation: ConversationKey, message: str, text: str) -> None:
+        chat, _, message_id = message.rpartition(":")
+        try:
+            await self.bot.edit_message_text(text[:MESSAGE_LIMIT], chat_id=int(chat), message_id=int(message_id),
+                                             link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except BadRequest as error:
+            if "not modified" not in str(error).lower():
+                raise
 
     def _remember(self, delivery_key: str, accepted: int) -> None:
         self._accepted[delivery_key] = accepted
@@ -590,9 +693,7 @@ class TelegramAdapter:
             self._accepted.popitem(last=False)
 
     async def _send_text(self, target: _Target, outgoing: OutgoingMessage, quoted: int | None) -> Any:
-        markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in outgoing.keyboard]
-        ) if outgoing.keyboard else None
+        markup = _markup(outgoing)
         return await self.bot.send_message(
             target.chat_id,
             outgoing.text,
@@ -637,6 +738,9 @@ class TelegramAdapter:
                 await self._answer(event, deliver_errors)
             case UnreadableMessage():
                 await self._explain(event)
+            case Feedback():
+                if self._feedback is not None:
+                    await self._feedback(event)
             case ButtonClick(query_id, Feedback() as feedback):
                 if self._feedback is not None:
                     await self._feedback(feedback)
@@ -706,6 +810,13 @@ class TelegramAdapter:
         update_id = update.update_id if isinstance(update, Update) else None
         chat_id = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
         log.error("telegram turn failed (update_id=%s chat=%s)", update_id, chat_id, exc_info=context.error)
+
+
+def _markup(outgoing: OutgoingMessage) -> InlineKeyboardMarkup | None:
+    if not outgoing.keyboard:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in outgoing.keyboard])
 
 
 @dataclass(frozen=True, slots=True)

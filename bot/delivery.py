@@ -11,6 +11,10 @@ A reply is marked delivered only when the platform accepted it; a transient fail
 timeout, a 429) is retried with growing waits, honouring ``Retry-After``; a permanent one (the
 channel is gone) is logged and set aside. Within a conversation replies go out in order: a reply
 that could not be sent holds back the ones after it.
+
+A sender returns the platform's id of the message it posted; the outbox keeps it with the reply, so an
+emoji reaction on that message (``Feedback.reacted_to``) maps back to the customer message the reply
+answered (:meth:`Delivery.feedback`). A reaction on any other message is dropped there.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.engine import Engine
@@ -27,9 +32,10 @@ from bot.metrics import METRICS
 from bot.notify import ReplyNotices
 from bot.store.inbox import Arrival
 from bot.store.outbox import SEND_LEASE, Outbox, PendingReply, reply_key, with_key
-from bot.types import ConversationKey, Inbound, Reply
+from bot.types import ConversationKey, Feedback, Inbound, Reply
 
-Send = Callable[[Reply], Awaitable[None]]
+# Delivers one reply; returns the platform's id of the (first) message it posted, when it has one.
+Send = Callable[[Reply], Awaitable[str | None]]
 
 SWEEP_EVERY = 2.0  # seconds between looks for orphaned turns and replies due for another attempt
 MAX_BACKOFF = timedelta(minutes=5)
@@ -107,7 +113,7 @@ class ReplyPoster:
         ids = {"platform": reply.conversation.platform, "delivery_key": reply.delivery_key, "attempt": pending.attempts}
         keeper = asyncio.create_task(self._keep_lease(pending), name="outbox-lease")
         try:
-            await send(reply)
+            sent_as = await send(reply)
         except DeliveryFailed as failure:
             METRICS.delivery_failed(platform, "rejected" if failure.permanent
                                     else "rate_limited" if failure.retry_after else "unavailable")
@@ -125,7 +131,7 @@ class ReplyPoster:
             return False
         finally:
             keeper.cancel()
-        await self.outbox.delivered(pending)
+        await self.outbox.delivered(pending, sent_as or "")
         METRICS.delivered(platform)
         return True
 
@@ -187,6 +193,21 @@ class Delivery:
             if pending is not None:
                 await self._outbox.delivered(pending)
         return reply
+
+    async def feedback(self, feedback: Feedback) -> None:
+        """The feedback handler every adapter holds. A button click names the message it rates and goes
+        straight to the engine; an emoji reaction names the bot's message it was put on, which the
+        outbox maps to the reply's customer message and conversation (a reaction on any other message,
+        a customer's or a desk note, is dropped here). A 👎 queues its follow-up as a turn; it is run now
+        rather than at the next sweep."""
+        if feedback.reacted_to and not feedback.in_reply_to:
+            reacted = await self._outbox.reacted(feedback.platform, feedback.reacted_to)
+            if reacted is None:
+                log.info("a reaction on a message that is not a reply; ignored", extra={"platform": feedback.platform})
+                return
+            feedback = replace(feedback, in_reply_to=reacted.in_reply_to, conversation=reacted.conversation)
+        await self._engine.feedback(feedback)
+        self._spawn(self._answer(feedback.conversation))
 
     async def send(self, reply: Reply) -> None:
         """A reply that is not a turn's, through the outbox (see ``ReplyPoster.send``)."""

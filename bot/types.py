@@ -183,6 +183,9 @@ class Reply:
     # An earlier attempt to send this reply was cut off in another process (it died mid-send): the
     # platform may have it already. An adapter that can look (Slack's message metadata) checks first.
     maybe_sent: bool = False
+    # The platform's id of a message already posted for this reply (the placeholder its streamed text
+    # was shown in): the send edits that message into the reply instead of posting another one.
+    edit_message: str = ""
 
 
 MessageHandler = Callable[[Inbound], Awaitable[Reply | None]]
@@ -207,6 +210,10 @@ class Feedback:
     kind: FeedbackKind
     value: str = ""  # a SKU for recommendation feedback, a score for CSAT
     feedback_id: str = ""  # the platform's id for this click, so a redelivered click counts once
+    # An emoji reaction names the bot's message it was put on (the platform's id, as the sender returned
+    # it), not the customer message it answers: the delivery fills in ``in_reply_to`` and the
+    # conversation from the outbox, and drops a reaction on any other message.
+    reacted_to: str = ""
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

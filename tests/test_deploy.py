@@ -93,11 +93,11 @@ def test_python_is_pinned_the_way_the_buildpack_reads_it() -> None:
 
 MANIFESTS = {"socket": ROOT / "slack" / "manifest.yml", "http": ROOT / "slack" / "manifest.http.yml"}
 SCOPES = {"app_mentions:read", "chat:write", "im:history", "channels:history", "groups:history", "commands",
-          "files:write"}
-EVENTS = {"app_mention", "message.im", "message.channels", "app_uninstalled", "tokens_revoked"}
+          "files:write", "reactions:read"}
+EVENTS = {"app_mention", "message.im", "message.channels", "reaction_added", "app_uninstalled", "tokens_revoked"}
 # The scope Slack requires before it accepts a subscription to each event (none for the app's own events).
 EVENT_SCOPE = {"app_mention": "app_mentions:read", "message.im": "im:history", "message.channels": "channels:history",
-               "message.groups": "groups:history", "app_uninstalled": None, "tokens_revoked": None}
+               "message.groups": "groups:history", "reaction_added": "reactions:read", "app_uninstalled": None, "tokens_revoked": None}
 TOP_LEVEL = {"_metadata", "display_information", "features", "oauth_config", "settings", "functions", "workflows",
              "outgoing_domains"}
 

@@ -132,7 +132,23 @@ def wire_delivery(runtime: Runtime, adapters: Sequence[Adapter]) -> MessageHandl
     """For adapters built outside ``connect`` (tests): register their senders, then ``start_delivery``."""
     for adapter in adapters:
         runtime.delivery.add_sender(adapter.platform, adapter.send)
+    wire_streams(runtime, adapters)
     return start_delivery(runtime)
+
+
+def wire_streams(runtime: Runtime, adapters: Sequence[Adapter]) -> None:
+    """With an LLM writing replies, a platform that can edit a message shows each reply as it is written:
+    a placeholder edited sentence by sentence, then edited into the final reply by the outbox."""
+    streams = getattr(runtime.engine.compose, "streams", None)
+    if streams is None:
+        return
+    from bot.llm.stream import editing_streams
+    from bot.store.outbox import reply_key
+
+    for adapter in adapters:
+        if hasattr(adapter, "post_placeholder") and hasattr(adapter, "edit_placeholder"):
+            streams.register(adapter.platform, editing_streams(adapter, runtime.delivery.poster.outbox,  # type: ignore[arg-type]
+                                                               reply_key))
 
 
 # --- the builder: desk, runtime and platform connections, each built once with what it needs -------
@@ -178,6 +194,7 @@ async def connect(config: Config, data_dir: Path, process: Process) -> AsyncIter
         adapters: list[Adapter] = [a for a in (slack, discord, telegram) if a is not None]
         for adapter in adapters:
             runtime.delivery.add_sender(adapter.platform, adapter.send)
+        wire_streams(runtime, adapters)
         yield Connections(runtime, adapters, slack, telegram)
 
 
@@ -240,7 +257,7 @@ async def run(config: Config, data_dir: Path, *, stop: asyncio.Event | None = No
         await require_services(runtime)
         await _ingest_if_empty(runtime)
         handler = start_delivery(runtime)
-        async with supervised(adapters, handler, feedback_handler(runtime.engine)):
+        async with supervised(adapters, handler, feedback_handler(runtime.delivery)):
             log.info("rapport run: serving %s", ", ".join(a.platform for a in adapters))
             await stop.wait()
 
@@ -265,7 +282,7 @@ async def serve(
         runtime, adapters, slack, telegram = built.runtime, built.adapters, built.slack, built.telegram
         await require_services(runtime)
         await _ingest_if_empty(runtime)
-        handler, feedback = start_delivery(runtime), feedback_handler(runtime.engine)
+        handler, feedback = start_delivery(runtime), feedback_handler(runtime.delivery)
         if slack is not None:
             slack.bind(handler, feedback)  # requests may arrive before its token check finishes
         server = uvicorn.Server(

@@ -36,7 +36,9 @@ from bot.store.tables import (
     LinkCodeOrigin,
     Order,
     OrderLine,
+    OutboxEntry,
     ProductEvent,
+    StreamPlaceholder,
     Ticket,
     Turn,
     as_utc,
@@ -129,7 +131,10 @@ class PrivacyDesk:
             # Explicit deletes rather than trusting ON DELETE CASCADE, which SQLite only honours with a pragma.
             for table in CUSTOMER_TABLES:
                 await session.exec(delete(table).where(table.customer_id == customer_id))  # type: ignore[attr-defined, call-overload]
-            await scrub_customer(session, customer_id)
+            # A streamed reply's placeholder (a platform message id) goes with the reply it was for.
+            replies = select(OutboxEntry.key).where(col(OutboxEntry.customer_id) == customer_id)
+            await session.exec(delete(StreamPlaceholder).where(col(StreamPlaceholder.key).in_(replies)))  # type: ignore[call-overload]
+            await scrub_customer(session, customer_id)  # outbox rows (and what they map a reaction to) too
             # Answer votes hold a vector of the customer's words (their question).
             await session.exec(delete(AnswerVote).where(col(AnswerVote.customer_id) == customer_id))  # type: ignore[call-overload]
             # Candidates from their handoffs go; an approved one keeps only what the admin approved.

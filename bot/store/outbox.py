@@ -4,6 +4,12 @@ An entry is written in the turn's own transaction (``ConversationLog.record``), 
 always has its reply waiting. A sender *leases* an entry before calling the platform (two processes
 never send one entry at once), marks it delivered only when the platform accepted it, and clears the
 body then: the turn in SQL is the record of what was said.
+
+What it keeps of a delivered reply is what a reaction needs: a digest of the platform's id of the message
+it was posted as (``sent_as``), the customer message it answered and its conversation
+(:meth:`Outbox.reacted`). A reply shown while it streamed has a placeholder message, recorded by its key
+before the turn is stored (:meth:`Outbox.hold_placeholder`); leasing the entry hands the placeholder to
+the sender (``Reply.edit_message``), which edits it into the reply.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlmodel import col, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, delete, select, update
 
 from bot.store.database import Database
 from bot.store.inbox import conversation_digest, message_digest
 from bot.store.statuses import OutboxStatus
-from bot.store.tables import OutboxEntry, utcnow
+from bot.store.tables import OutboxEntry, StreamPlaceholder, utcnow
 from bot.types import ConversationKey, Reply
 
 # A send whose lease ran out died with its process; another may send the entry. The sender renews
@@ -36,10 +43,23 @@ def reply_key(platform: str, in_reply_to: str) -> str:
 
 
 def new_entry(reply: Reply, customer_id: int | None) -> OutboxEntry:
-    """The row to add in the turn's transaction; the reply carries its own delivery key."""
+    """The row to add in the turn's transaction; the reply carries its own delivery key. Only a
+    customer's reply keeps what a reaction maps back to: a row without one (a /forget's confirmation,
+    a desk notice) would keep ids nothing can delete by customer."""
+    mapped = customer_id is not None
     return OutboxEntry(key=reply.delivery_key, platform=reply.conversation.platform,
                        conversation=conversation_digest(reply.conversation), customer_id=customer_id,
-                       reply=_REPLY.dump_python(reply, mode="json"))
+                       reply=_REPLY.dump_python(reply, mode="json"),
+                       in_reply_to=reply.in_reply_to[:200] if mapped else "",
+                       answered_in=str(reply.conversation)[:600] if mapped else "")
+
+
+@dataclass(frozen=True, slots=True)
+class ReactedReply:
+    """The reply a platform message was posted as: the customer message it answered, and where."""
+
+    in_reply_to: str
+    conversation: ConversationKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +98,10 @@ class Outbox:
             if taken.rowcount != 1:
                 return None
             reply = _REPLY.validate_python(entry.reply)
+            placeholder = (await session.exec(select(StreamPlaceholder.message)
+                                              .where(StreamPlaceholder.key == key))).first()
+            if placeholder:
+                reply = replace(reply, edit_message=placeholder)
             if entry.attempts and entry.owner != owner:
                 # Tried before by another process, which did not live to say how it went.
                 reply = replace(reply, maybe_sent=True)
@@ -112,9 +136,43 @@ class Outbox:
                                .values(next_attempt_at=utcnow()).execution_options(synchronize_session=False))
             await session.commit()
 
-    async def delivered(self, pending: PendingReply) -> None:
-        await self._finish(pending, status=OutboxStatus.PENDING, values={"status": OutboxStatus.DELIVERED, "reply": None,
-                                                              "delivered_at": utcnow(), "lease_until": None})
+    async def delivered(self, pending: PendingReply, sent_as: str = "") -> None:
+        """The platform accepted the reply; ``sent_as`` is its id for the (first) message it was posted
+        as, kept as a digest so a reaction on that message finds this reply."""
+        values: dict[str, Any] = {"status": OutboxStatus.DELIVERED, "reply": None, "delivered_at": utcnow(),
+                                  "lease_until": None}
+        if sent_as:
+            values["sent_as"] = message_digest(pending.reply.conversation.platform, sent_as)
+        await self._finish(pending, status=OutboxStatus.PENDING, values=values,
+                           placeholder=pending.reply.delivery_key)
+
+    async def reacted(self, platform: str, message: str) -> ReactedReply | None:
+        """The delivered reply posted as the platform's message ``message``; None when no reply was (a
+        reaction on a customer's message, on a desk note, or on a reply whose customer was forgotten)."""
+        async with self._db.session() as session:
+            row = (await session.exec(
+                select(OutboxEntry.in_reply_to, OutboxEntry.answered_in)
+                .where(col(OutboxEntry.platform) == platform,
+                       col(OutboxEntry.sent_as) == message_digest(platform, message))
+                .order_by(col(OutboxEntry.id).desc()))).first()
+        if row is None or not row[0] or not row[1]:
+            return None
+        return ReactedReply(row[0], ConversationKey.parse(row[1]))
+
+    async def hold_placeholder(self, key: str, platform: str, message: str) -> None:
+        """Record the message a reply's stream is shown in, by the reply's delivery key (before the turn
+        that stores the reply commits); a second one for the same key keeps the first."""
+        async with self._db.session() as session:
+            session.add(StreamPlaceholder(key=key, platform=platform, message=message[:200]))
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+
+    async def placeholder(self, key: str) -> str | None:
+        """The placeholder message recorded for a reply's key, if any (a retried turn reuses it)."""
+        async with self._db.session() as session:
+            return (await session.exec(select(StreamPlaceholder.message).where(StreamPlaceholder.key == key))).first()
 
     async def retry_later(self, pending: PendingReply, wait: timedelta, error: str) -> bool:
         """Put the entry back for a later attempt; after MAX_SEND_ATTEMPTS mark it failed (returns False)."""
@@ -127,9 +185,10 @@ class Outbox:
 
     async def give_up(self, pending: PendingReply, error: str) -> None:
         await self._finish(pending, status=OutboxStatus.PENDING, values={
-            "status": OutboxStatus.FAILED, "reply": None, "lease_until": None, "last_error": error[:200]})
+            "status": OutboxStatus.FAILED, "reply": None, "lease_until": None, "last_error": error[:200]},
+            placeholder=pending.reply.delivery_key)
 
-    async def _finish(self, pending: PendingReply, status: str, values: dict[str, Any]) -> None:
+    async def _finish(self, pending: PendingReply, status: str, values: dict[str, Any], placeholder: str = "") -> None:
         async with self._db.session() as session:
             await session.exec(
                 update(OutboxEntry)
@@ -137,6 +196,8 @@ class Outbox:
                        col(OutboxEntry.status) == status)
                 .values(**values)
             )
+            if placeholder:  # the reply is done with: its placeholder was edited into it (or is moot)
+                await session.exec(delete(StreamPlaceholder).where(col(StreamPlaceholder.key) == placeholder))
             await session.commit()
 
     async def stored_reply(self, platform: str, in_reply_to: str) -> Reply | None:

@@ -110,6 +110,25 @@ class OutboxEntry(SQLModel, table=True):
     last_error: str = Field(default="", max_length=200)  # an error class or platform code, never a body
     created_at: datetime = _when()
     delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    # What a reaction on the delivered message maps back to: the customer message the reply answered and
+    # its conversation (kept after the body is cleared), and a digest of the platform's id of the
+    # message it was posted as (``message_digest``). Deleted with the row on /forget.
+    in_reply_to: str = Field(default="", max_length=200)
+    answered_in: str = Field(default="", max_length=600)
+    sent_as: str = Field(default="", max_length=40, index=True)
+
+
+class StreamPlaceholder(SQLModel, table=True):
+    """The message a reply's streamed sentences are shown in before the reply is stored, by the reply's
+    outbox key: the outbox's send edits it into the final reply. Deleted once the reply is delivered."""
+
+    __tablename__ = "stream_placeholder"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80, unique=True)  # the reply's delivery_key
+    platform: str = Field(max_length=32)
+    message: str = Field(max_length=200)  # the platform's id of the placeholder (needed to edit it)
+    created_at: datetime = _when()
 
 
 class Turn(SQLModel, table=True):

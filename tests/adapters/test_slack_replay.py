@@ -88,6 +88,10 @@ async def test_every_authentic_slack_request_is_acknowledged(
         case "feedback":
             [feedback] = stored.feedback
             assert feedback.in_reply_to == case["body"]["actions"][0]["value"]
+        case "reaction":  # 👍 on a message the bot wrote: Feedback naming that message, for the delivery to map
+            [feedback] = stored.feedback
+            item = case["body"]["event"]["item"]
+            assert feedback.reacted_to == f"{item['channel']}:{item['ts']}" and feedback.in_reply_to == ""
         case "challenge":
             assert case["body"]["challenge"] in response.text
         case _:

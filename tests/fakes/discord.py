@@ -120,6 +120,20 @@ def interaction_payload(custom_id: str, message: dict[str, Any], *, user: dict[s
     return data
 
 
+def reaction_payload(emoji: str, message_id: str, channel_id: str, *, user: dict[str, Any] = CUSTOMER,
+                     guild: bool = True, author_id: str | None = BOT_ID) -> dict[str, Any]:
+    """MESSAGE_REACTION_ADD: ``user`` reacted with ``emoji`` to the message ``message_id``."""
+    data: dict[str, Any] = {"user_id": user["id"], "channel_id": channel_id, "message_id": message_id,
+                            "emoji": {"id": None, "name": emoji}, "burst": False, "type": 0}
+    if author_id is not None:
+        data["message_author_id"] = author_id
+    if guild:
+        data["guild_id"] = GUILD_ID
+        data["member"] = {"user": user, "roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False,
+                          "mute": False, "flags": 0}
+    return data
+
+
 THREAD_CHANNEL = {"id": THREAD_ID, "type": 11, "guild_id": GUILD_ID, "parent_id": CHANNEL_ID, "name": "order 1042",
                   "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
                                       "archive_timestamp": "2024-01-01T00:00:00+00:00"}}
@@ -146,12 +160,15 @@ class FakeDiscord:
         self._faults: list[Fault] = []
         self._by_nonce: dict[str, dict[str, Any]] = {}
         self._dm_channels: dict[str, str] = {CUSTOMER["id"]: DM_CHANNEL_ID}
+        self.messages: dict[str, dict[str, Any]] = {}  # id → every message the bot created, as it is now
+        self.deleted: set[str] = set()  # ids of messages deleted in the client
         app = web.Application(client_max_size=2**22)
         app.router.add_get("/api/v10/users/@me", self._me)
         app.router.add_post("/api/v10/users/@me/channels", self._create_dm)
         app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_get("/api/v10/gateway/bot", self._gateway_url)
         app.router.add_post("/api/v10/channels/{channel}/messages", self._create_message)
+        app.router.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_message)
         app.router.add_post("/api/v10/interactions/{id}/{token}/callback", self._interaction_callback)
         app.router.add_get("/gateway", self._gateway)
         self._server = LoopbackServer(app)
@@ -211,8 +228,27 @@ class FakeDiscord:
         created = bot_message_payload(body, channel, snowflake(), guild=channel not in self._dm_channels.values())
         if isinstance(nonce, str) and body.get("enforce_nonce"):
             self._by_nonce[nonce] = created
+        self.messages[created["id"]] = created
+        body["id"] = created["id"]
         await self.log.record(Call("create_message", body))
         return _failure(fault) if fault is not None else _json(created)
+
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        """PATCH a message: 404 code 10008 for one that does not exist (never created, or deleted)."""
+        message_id = request.match_info["message"]
+        body = await _message_body(request)
+        body["channel_id"], body["id"] = request.match_info["channel"], message_id
+        if message_id in self.deleted or message_id not in self.messages:
+            await self.log.record(Call("refused:edit_message", body))
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        errors = _limit_errors(body)
+        if errors:
+            return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
+        await self.log.record(Call("edit_message", body))
+        message = self.messages[message_id]
+        message.update({k: v for k, v in body.items() if k in ("content", "components", "flags")})
+        message["edited_timestamp"] = datetime.now(UTC).isoformat()
+        return _json(message)
 
     def _next_fault(self) -> Fault | None:
         for fault in self._faults:

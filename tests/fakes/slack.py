@@ -111,6 +111,7 @@ class FakeSlack:
         self.posted_ts: list[str] = []  # the ts answered to each chat.postMessage, in call order
         # What a channel's history holds: (channel, thread_ts or its own ts, message) of each post.
         self.history: list[tuple[str, str, dict[str, Any]]] = []
+        self.deleted: set[tuple[str, str]] = set()  # (channel, ts) of messages deleted in Slack's UI
         app = web.Application(client_max_size=2**22)
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # the SDK reads history with GET
@@ -192,6 +193,8 @@ class FakeSlack:
             case "chat.postEphemeral":
                 return web.json_response({"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"})
             case "chat.update":
+                if (str(params.get("channel")), str(params.get("ts"))) in self.deleted:
+                    return web.json_response({"ok": False, "error": "message_not_found"})
                 return web.json_response({"ok": True, "channel": params.get("channel"), "ts": params.get("ts")})
             case "conversations.open":
                 users = str(params.get("users", ""))
@@ -320,6 +323,17 @@ def button_click(message: dict[str, Any], action_id: str, value: str, *, user: s
         "actions": [{"action_id": action_id, "block_id": "b", "text": {"type": "plain_text", "text": "x"},
                      "value": value, "type": "button", "action_ts": now}],
     }
+
+
+def reaction_added(reaction: str, channel: str, ts: str, *, user: str = "U0CUSTOMER",
+                   item_user: str | None = BOT_USER) -> dict[str, Any]:
+    """A ``reaction_added`` event: ``user`` put ``:reaction:`` on the message ``ts`` (written by ``item_user``)."""
+    now = f"{time.time():.6f}"
+    event: dict[str, Any] = {"type": "reaction_added", "user": user, "reaction": reaction,
+                             "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": now}
+    if item_user is not None:
+        event["item_user"] = item_user
+    return event
 
 
 def signed_headers(body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None,

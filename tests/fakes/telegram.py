@@ -51,6 +51,9 @@ class FakeTelegram:
         self._arrived = asyncio.Condition()
         self._message_ids = itertools.count(9000)
         self._faults: list[Fault] = []
+        self.messages: dict[tuple[int, int], str] = {}  # (chat, message id) → the text it shows now
+        self.deleted: set[tuple[int, int]] = set()  # messages deleted in the client
+        self.polled: list[dict[str, Any]] = []  # the parameters of every getUpdates (offset, allowed_updates…)
         app = web.Application(client_max_size=2**22)
         app.router.add_route("*", "/bot{token}/{method}", self._method)
         self._server = LoopbackServer(app)
@@ -88,6 +91,7 @@ class FakeTelegram:
             return _error(401, "Unauthorized")
         params = await _params(request)
         if method == "getUpdates":
+            self.polled.append(params)
             return _ok(await self._poll(int(params.get("offset") or 0), float(params.get("timeout") or 0)))
         refusal = self._fault(method) or _refusal(method, params, self.not_started)
         if refusal is not None:
@@ -102,6 +106,18 @@ class FakeTelegram:
                             "supports_inline_queries": False})
             case "sendMessage" | "sendDocument":
                 return _ok(self._sent(method, params))
+            case "editMessageText":
+                where = (int(params["chat_id"]), int(params["message_id"]))
+                if where in self.deleted or where not in self.messages:
+                    await self.log.record(Call("refused:editMessageText", params))
+                    return _error(400, "Bad Request: message to edit not found")
+                if self.messages[where] == params.get("text") and not params.get("reply_markup"):
+                    return _error(400, "Bad Request: message is not modified: specified new message content and "
+                                       "reply markup are exactly the same as a current content and reply markup")
+                self.messages[where] = str(params.get("text", ""))
+                return _ok({"message_id": where[1], "date": int(time.time()), "from": BOT_USER, "edit_date": int(time.time()),
+                            "chat": {"id": where[0], "type": "private" if where[0] > 0 else "supergroup"},
+                            "text": self.messages[where]})
             case "answerCallbackQuery" | "setWebhook" | "deleteWebhook":
                 return _ok(True)
         return _error(404, "Not Found")
@@ -122,6 +138,7 @@ class FakeTelegram:
                                    "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}}
         if method == "sendMessage":
             message["text"] = params.get("text", "")
+            self.messages[(chat_id, message["message_id"])] = message["text"]
         else:
             document = params["document"]
             message["document"] = {"file_id": f"doc-{message['message_id']}", "file_unique_id": "u",
@@ -227,6 +244,16 @@ def group_message(text: str, *, message_id: int = 77, user: dict[str, Any] = CUS
     if at >= 0:
         message["entities"] = [{"offset": at, "length": len(BOT_USERNAME) + 1, "type": "mention"}]
     return {"update_id": next(_update_ids), "message": message}
+
+
+def message_reaction(message_id: int, emoji: str, *, chat: dict[str, Any] | None = None,
+                     user: dict[str, Any] = CUSTOMER, old: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``user`` changed their reaction on ``message_id`` to ``emoji`` (from ``old``)."""
+    chat = chat or {"id": user["id"], "first_name": user["first_name"], "type": "private"}
+    return {"update_id": next(_update_ids), "message_reaction": {
+        "chat": chat, "message_id": message_id, "user": user, "date": int(time.time()),
+        "old_reaction": [{"type": "emoji", "emoji": e} for e in old],
+        "new_reaction": [{"type": "emoji", "emoji": emoji}] if emoji else []}}
 
 
 def callback_query(data: str, message: dict[str, Any], *, user: dict[str, Any] = CUSTOMER) -> dict[str, Any]:

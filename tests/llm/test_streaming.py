@@ -12,8 +12,8 @@ from rich.console import Console
 from adapters.console import ConsoleAdapter
 from bot.llm import LlmComposer
 from bot.llm.grounding import Check
-from bot.llm.stream import TextOfJson
-from bot.types import Reply
+from bot.llm.stream import EditingStream, EditThrottle, TextOfJson
+from bot.types import ConversationKey, Reply
 from tests.fakes.openai import Answer, FakeOpenAI
 from tests.llm.conftest import ANA_EMAIL, DRAFT_TEXT, request
 
@@ -118,3 +118,86 @@ async def test_the_console_replaces_an_abandoned_stream_with_the_final_reply() -
 def test_no_stream_for_json_output() -> None:
     adapter = ConsoleAdapter("u1", json_output=True, stdin=io.StringIO())
     assert adapter.stream_for(adapter.conversation, "s-3") is None
+
+
+# --- platforms that edit: a placeholder edited as sentences arrive (bot/llm/stream.py) ---------------
+
+
+@dataclass
+class RecordingEditor:
+    posted: list[str] = field(default_factory=list)
+    edits: list[tuple[str, str]] = field(default_factory=list)
+    refuse: bool = False
+
+    async def post_placeholder(self, conversation: ConversationKey, text: str) -> str:
+        if self.refuse:
+            raise ConnectionError("platform down")
+        self.posted.append(text)
+        return f"{conversation.channel}:{len(self.posted)}"
+
+    async def edit_placeholder(self, conversation: ConversationKey, message: str, text: str) -> None:
+        if self.refuse:
+            raise ConnectionError("platform down")
+        self.edits.append((message, text))
+
+
+@dataclass
+class MemoryBook:
+    held: dict[str, str] = field(default_factory=dict)
+
+    async def hold_placeholder(self, key: str, platform: str, message: str) -> None:
+        self.held.setdefault(key, message)
+
+    async def placeholder(self, key: str) -> str | None:
+        return self.held.get(key)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+CHAT = ConversationKey("telegram", "1", "555", "")
+
+
+async def test_the_first_sentence_posts_a_placeholder_and_later_ones_edit_it_at_most_once_a_second() -> None:
+    editor, book, clock = RecordingEditor(), MemoryBook(), Clock()
+    stream = EditingStream(editor, book, EditThrottle(1.0, clock), CHAT, "r-key")
+    await stream.text("Your lamp shipped.")
+    clock.now += 0.4
+    await stream.text("It arrives Friday.")  # too soon: shown by the next edit
+    clock.now += 0.7
+    await stream.text("Track it online.")
+    assert editor.posted == ["Your lamp shipped."] and book.held == {"r-key": "555:1"}
+    assert editor.edits == [("555:1", "Your lamp shipped. It arrives Friday. Track it online.")]
+
+
+async def test_the_throttle_is_per_chat() -> None:
+    clock = Clock()
+    throttle = EditThrottle(1.0, clock)
+    assert throttle.allow("a") and throttle.allow("b") and not throttle.allow("a")
+    clock.now += 1.0
+    assert throttle.allow("a")
+
+
+async def test_a_retried_turn_edits_the_placeholder_its_dead_process_posted() -> None:
+    editor, book = RecordingEditor(), MemoryBook({"r-key": "555:7"})
+    stream = EditingStream(editor, book, EditThrottle(0.0), CHAT, "r-key")
+    await stream.text("Your lamp shipped.")
+    assert editor.posted == [] and editor.edits == [("555:7", "Your lamp shipped.")] and stream.message == "555:7"
+
+
+async def test_after_abandon_or_a_platform_refusal_nothing_more_is_shown() -> None:
+    editor, book = RecordingEditor(), MemoryBook()
+    stream = EditingStream(editor, book, EditThrottle(0.0), CHAT, "r-key")
+    await stream.text("Your lamp shipped.")
+    await stream.abandon()
+    await stream.text("You get a $25.00 credit.")
+    assert editor.edits == []
+
+    refused = EditingStream(RecordingEditor(refuse=True), MemoryBook(), EditThrottle(0.0), CHAT, "r-other")
+    await refused.text("Your lamp shipped.")  # no exception: the outbox still sends the reply
+    assert refused.stopped and refused.message is None
