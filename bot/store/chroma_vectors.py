@@ -20,8 +20,10 @@ from bot.store.vectors import Metadata, VectorCollection, VectorHit, VectorStore
 
 # Chroma 1.5 (server and embedded share its Rust core) can fail a read that races the first flush of a
 # collection's HNSW segment: "Error creating hnsw segment reader: Nothing found on disk". Seen on loopback with
-# one writer and two readers on a fresh collection (4 of 800 queries); each read succeeded 50 ms later.
-_TRANSIENT_READ = "Error creating hnsw segment reader"
+# one writer and two readers on a fresh collection (4 of 800 queries); each read succeeded 50 ms later. The
+# same race, under two test processes at once, also fails as "Error finding id" (the metadata segment already
+# holds an id whose vector the reader's segment has not loaded yet).
+_TRANSIENT_READS = ("Error creating hnsw segment reader", "Error finding id")
 READ_RETRIES = 4
 READ_RETRY_SECONDS = 0.05
 
@@ -35,12 +37,12 @@ class ChromaCollection(VectorCollection):
 
     async def _read(self, method: str, **kwargs: Any) -> Any:
         """``collection.<method>(**kwargs)`` in a thread, tried again (50, 100, 200, 400 ms apart) on the
-        transient segment-reader error only; any other failure is raised at once."""
+        transient segment-reader errors only; any other failure is raised at once."""
         for attempt in range(READ_RETRIES + 1):
             try:
                 return await asyncio.to_thread(getattr(self._collection, method), **kwargs)
             except Exception as exc:
-                if attempt == READ_RETRIES or _TRANSIENT_READ not in str(exc):
+                if attempt == READ_RETRIES or not any(m in str(exc) for m in _TRANSIENT_READS):
                     raise
                 await asyncio.sleep(READ_RETRY_SECONDS * 2**attempt)
         raise AssertionError("unreachable")

@@ -362,10 +362,11 @@ async def test_only_the_transient_segment_error_is_retried(chroma_url: str, tmp_
     real = await store.collection(name)
     await real.upsert(["a"], basis(1).reshape(1, -1), None, [{"customer_id": 1}])
     failures = [InternalError("Error executing plan: Internal error: Error creating hnsw segment reader: "
-                              "Nothing found on disk")] * 2
+                              "Nothing found on disk"),
+                InternalError("Error executing plan: Internal error: Error finding id")]
 
     class FlakyOnce:
-        """The real collection, whose first two queries fail the way Chroma's race does."""
+        """The real collection, whose first two queries fail the two ways Chroma's race does."""
         name = real.name
 
         def query(self, **kwargs: Any) -> Any:
