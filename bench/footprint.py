@@ -79,7 +79,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     measured(runtime_module, "ensure_schema", "database schema")
     measured(runtime_module.VectorStore, "open", "vector store client")
     measured(runtime_module.KnowledgeBase, "open", "knowledge base (keyword index)")
-    measured(runtime_module.IntentRouter, "load", "intent router (scikit-learn)")
+    measured(runtime_module.IntentRouter, "load", "intent router")
     measured(runtime_module.ProductAdvisor, "fit", "recommender fit")
     measured(embedder_module, "load_embedder", "embedding model (ONNX session)")
     config = load_config(ROOT / "config.yaml", env={"CHROMA_URL": args.chroma_url} if args.chroma_url else {})

@@ -6,15 +6,16 @@ Each variant runs in a fresh interpreter (so one's memory never counts in anothe
 the session's RSS growth when it loads (anonymous and file-backed pages apart), its peak RSS
 (VmHWM) after embedding, seconds of CPU to load, CPU and wall milliseconds per sentence one at a
 time and in batches of 64 (the most the batcher sends), and the lowest cosine between its vectors
-and the "before" session's over the same sentences (synthetic support sentences, 3 to 25 words). Prints one JSON object.
+and the "before" session's over the same sentences (synthetic support sentences, 3 to 25 words).
+Prints one JSON object.
 
 Variants: ``before`` — as the embedder was: the int8 file optimized by ONNX Runtime at every load,
-64 texts a run, idle threads spinning; ``shipped`` — that file with today's other settings;
-``prepared`` — the graph built once by ``bot.embedder.prepared_model``, optimizations off, run 16
-texts at a time (now); ``prepared-b64`` — the same, 64 at a time (as before);
-``prepared-spin`` — the same with idle threads spinning (ONNX Runtime's default);
-``prepared-1t`` — one intra-op thread; ``prepared-noprepack`` — kernels read the mapped weights
-unpacked (less anonymous memory, more CPU).
+64 texts a run, idle threads spinning, min(4, cores) intra-op threads; ``shipped`` — that file with
+today's other settings; ``prepared`` — the graph built once by ``bot.embedder.prepared_model``,
+optimizations off, today's defaults (16 texts a run, one intra-op thread per core beyond the first,
+idle threads asleep); ``prepared-b64`` — 64 texts a run; ``prepared-spin`` — idle threads spinning
+(ONNX Runtime's default); ``prepared-2t`` — two intra-op threads; ``prepared-noprepack`` — kernels
+read the mapped weights unpacked (less anonymous memory, more CPU).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ import onnxruntime  # noqa: F401 - its import is not the session's cost
 import tokenizers  # noqa: F401
 from bot import embedder as e
 
-threads = 1 if variant == "prepared-1t" else None
+# "before" as the embedder was: min(4, cores) intra-op threads; "prepared-2t" two; the rest today's default
+threads = min(4, os.cpu_count() or 1) if variant == "before" else 2 if variant == "prepared-2t" else None
 entries = {"before": {"session.intra_op.allow_spinning": "1"},
            "prepared-spin": {"session.intra_op.allow_spinning": "1"},
            "prepared-noprepack": {"session.disable_prepacking": "1"}}.get(variant, {})
@@ -103,5 +105,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sentences", type=int, default=300)
     parser.add_argument("--variants", nargs="+", default=["before", "shipped", "prepared", "prepared-b64",
-                                                          "prepared-spin", "prepared-1t", "prepared-noprepack"])
+                                                          "prepared-spin", "prepared-2t", "prepared-noprepack"])
     print(json.dumps(main(parser.parse_args()), indent=1))
