@@ -229,8 +229,16 @@ def prepared_model(source: Path | None = None, cache_dir: Path | None = None) ->
     ``python scripts/prepare_embedder.py`` builds it ahead of time (e.g. at deploy)."""
     source = source or _shipped_onnx()
     target = prepared_model_path(source, cache_dir or model_cache_dir())
-    if target.exists():
-        return target
+    with _PREPARING:  # two threads of one process start one build; other processes race on the rename
+        if not target.exists():
+            _build_in_child(source, target)
+    return target
+
+
+_PREPARING = threading.Lock()
+
+
+def _build_in_child(source: Path, target: Path) -> None:
     started = time.perf_counter()
     package_root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
@@ -246,7 +254,6 @@ def prepared_model(source: Path | None = None, cache_dir: Path | None = None) ->
         raise RapportError(f"could not prepare the embedding model in {target.parent.parent} ({last})",
                            fix=f"make that folder writable or point {MODEL_CACHE_ENV} at one that is")
     log.info("embedding model prepared", extra={"seconds": round(time.perf_counter() - started, 2)})
-    return target
 
 
 class OnnxMiniLM:

@@ -5,12 +5,14 @@ vectors as the shipped file optimized in-process; a cache that cannot be written
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
+from bot import embedder
 from bot.embedder import OnnxMiniLM, _shipped_onnx, prepared_model, prepared_model_path
 
 SENTENCES = [
@@ -31,9 +33,20 @@ def test_the_cache_key_follows_the_model_bytes_and_the_runtime(tmp_path: Path) -
     assert prepared_model_path(one, tmp_path / "cache").parent.name.split("-")[1] == second.parent.name.split("-")[1]
 
 
-def test_prepared_once_then_reused_and_same_vectors(tmp_path: Path) -> None:
+def test_prepared_once_then_reused_and_same_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "cache"
-    path = prepared_model(cache_dir=cache)
+    builds: list[Path] = []
+    real_build = embedder._build_in_child
+
+    def counted(source: Path, target: Path) -> None:
+        builds.append(target)
+        real_build(source, target)
+
+    monkeypatch.setattr(embedder, "_build_in_child", counted)
+    with ThreadPoolExecutor(2) as pool:  # two first loads at once in one process: one build
+        paths = list(pool.map(lambda _: prepared_model(cache_dir=cache), range(2)))
+    path = paths[0]
+    assert paths[1] == path and len(builds) == 1
     assert path == prepared_model_path(_shipped_onnx(), cache) and path.exists()
     assert (path.parent / "model.onnx.data").stat().st_size > 50_000_000  # the folded float32 weights
     assert [p.name for p in cache.iterdir()] == [path.parent.name]  # no staging folder left behind
