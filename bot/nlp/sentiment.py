@@ -7,16 +7,17 @@ captures the complaint. The model is a three-class (negative / neutral / positiv
 logistic regression over
 
 * the all-MiniLM-L6-v2 embedding of the message (384 numbers, from :mod:`bot.embedder`), and
-* five cheap features: VADER's compound, pos, neg and neu scores and whether the message is a
-  question (standardised with the training set's mean and spread).
+* ten cheap features (``EXTRA_FEATURES``): VADER's compound, pos, neg and neu scores, whether the
+  message is a question, frustration and sarcasm cues, the share of capitals, repeated ``!``/``?``
+  and shortness (standardised with the training set's mean and spread).
 
 It is trained by ``scripts/train_sentiment.py`` and its weights ship as
 ``bot/nlp/sentiment_model.npz`` (~6 KB); inference is one matrix product in numpy.
 
-Labels: the class with the highest probability. ``score`` is ``P(positive) - P(negative)`` in
-[-1, 1]; ``confidence`` is the winning class's probability. So a message is neutral when the
-model finds neither polarity more likely than "neither", which is how questions and plain
-statements of fact come out.
+``score`` is ``P(positive) - P(negative)`` in [-1, 1]; the label is read off the score with the
+neutral band stored in the model file (0.2: negative at or below -0.2, positive at or above 0.2),
+so labels follow scores; ``confidence`` is the label's class probability. Questions and plain
+statements of fact come out neutral because the model also learned a neutral class.
 """
 
 from __future__ import annotations

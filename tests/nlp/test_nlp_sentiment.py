@@ -90,8 +90,9 @@ def test_issue_13_frustration_scores_negative(scorer, text):
     assert scorer.score(text).score < 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13, still open: the shipped model scores it -0.42 (negative)")
 def test_issue_13_open_question_is_not_negative(scorer):
+    # Held out: the sentence is in the support test set, which training drops; requests for
+    # suggestions in other words are in the training sentences.
     result = scorer.score("any other suggestions?")
     assert result.score > -0.2 and result.label is not SentimentLabel.NEGATIVE
 
