@@ -89,6 +89,8 @@ class Templates(Section):
     thanks: str = "You're welcome{name_suffix}! Anything else I can help with?"
     # {facts}: what the customer just told us, e.g. "diet: vegan".
     noted: str = "Thanks{name_suffix}, I'll remember that ({facts}). Anything I can help with?"
+    # {statement}: what they told, said back ("your dog is allergic to chicken").
+    noted_told: str = "Got it{name_suffix}: {statement}. I'll keep that in mind. Anything I can help with?"
     product_intro: str = "Here's what we have that matches:"
     picks_intro: str = "A few picks for you{name_suffix}:"
     # Order status. Fields: {order_id}, {items}, {ordered} and {shipped} (e.g. "yesterday", "on 17 Nov"), {tracking}.
@@ -140,6 +142,10 @@ class Templates(Section):
     # Facts the customer told. {label} e.g. "dog name", {value} "Rex", {said} e.g. "yesterday".
     fact_recall: str = "You told me {said}: your {label} is {value}."
     fact_unknown: str = "I don't think you've told me that yet{name_suffix}. I'll remember it if you do."
+    # What they told in their own words, asked back ("what did I tell you about my dog?"): {said} e.g. "today",
+    # {statement} said back ("your dog is allergic to chicken"), {quote} their message as they wrote it.
+    told_recall: str = "You told me {said} that {statement}."
+    told_recall_quote: str = "You told me {said}: \u201c{quote}\u201d"
     # Safety reports: {guidance} is the safety section of the knowledge pages.
     safety: str = (
         "Please stop using it right away{name_suffix}, unplug it and keep it away from anything that can burn. "

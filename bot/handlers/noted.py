@@ -1,8 +1,11 @@
-"""The customer told us something about themselves and asked nothing: keep it (the remember stage
-stores the facts with when they were said) and say so."""
+"""The customer told us something about themselves and asked nothing: keep it and say so. A fact with a
+key of its own ("my dog is called Rex") is stored on the profile with when it was said; anything else
+("my dog is allergic to chicken btw") is kept by the customer's semantic memory, like every message this
+handler answers, and asked back through it (``FactRecall``)."""
 
 from __future__ import annotations
 
+from bot.customers.told import in_their_words, told_about_themselves
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
 
 
@@ -11,11 +14,16 @@ class Noted(Handler):
 
     def decide(self, situation: Situation) -> Decision | None:
         understanding = situation.understanding
-        if understanding.command is not None or not understanding.facts or "?" in understanding.text:
+        if understanding.command is not None or "?" in understanding.text:
             return None
-        return self.decision("stated a fact about themselves")
+        if understanding.facts:
+            return self.decision("stated a fact about themselves")
+        statement = told_about_themselves(understanding.text)
+        return self.decision("told something about themselves", detail=statement) if statement else None
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
+        if not situation.understanding.facts:
+            return Draft(fmt(self.t.noted_told, fill, statement=in_their_words(decision.detail)))
         facts = ", ".join(f"{f.label}: {f.value}" for k, f in situation.understanding.facts.items()
                           if not (k == "preferred_name" and "name" in situation.understanding.facts))
         # The new name is what to call them from now on.

@@ -1,0 +1,72 @@
+"""What customers tell about themselves in their own words, and the questions asking it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from bot.customers.told import asked_what_they_told, best_told, in_their_words, told_about_themselves
+
+
+@pytest.mark.parametrize("text, statement", [
+    ("my dog is allergic to chicken btw", "my dog is allergic to chicken"),
+    ("btw my son just turned 12", "my son just turned 12"),
+    ("our kids hate socks lol", "our kids hate socks"),
+    ("I'm training for a marathon in March", "I'm training for a marathon in March"),
+    ("i work from home", "i work from home"),
+])
+def test_a_statement_about_themselves_is_told(text: str, statement: str) -> None:
+    assert told_about_themselves(text) == statement
+
+
+@pytest.mark.parametrize("text", [
+    "my order is late again",  # a support request
+    "my package still hasn't been delivered",
+    "my lamp is broken",
+    "my daughter just started running and needs shoes",  # shopping: suggestions, not a note
+    "my wife loves hiking, looking for a gift",
+    "is my dog allergic to chicken?",  # a question
+    "what does my dog need?",
+    "I like it",  # a verdict on something here
+    "i hate waiting",
+    "I love you guys",
+    "thanks!",
+])
+def test_requests_questions_and_verdicts_are_not(text: str) -> None:
+    assert told_about_themselves(text) == ""
+
+
+def test_it_is_said_back_in_the_second_person() -> None:
+    assert in_their_words("my dog is allergic to chicken") == "your dog is allergic to chicken"
+    assert in_their_words("I'm training for a marathon") == "you're training for a marathon"
+    assert in_their_words("our kids hate socks") == "your kids hate socks"
+
+
+@pytest.mark.parametrize("question, topic", [
+    ("what did i tell you about my dog?", "my dog"),
+    ("Do you remember what I said about my wife", "my wife"),
+    ("remind me what I told you about the marathon", "the marathon"),
+    ("what do you know about my kids?", "my kids"),
+    ("what did I order?", ""),
+    ("what did my friend tell you about her dog?", ""),  # someone else's words are not theirs to ask
+])
+def test_questions_asking_it_back(question: str, topic: str) -> None:
+    assert asked_what_they_told(question) == topic
+
+
+@dataclass(frozen=True)
+class Said:
+    text: str
+    at: str
+    similarity: float
+
+
+def test_the_memory_about_the_topic_is_found_and_an_unrelated_one_never_is() -> None:
+    memories = [Said("where is my order 1022?", "2026-11-30T10:00:00+00:00", 0.9),
+                Said("my dog is allergic to chicken", "2026-11-29T10:00:00+00:00", 0.6),
+                Said("what did I tell you about my dog?", "2026-11-30T11:00:00+00:00", 0.95)]
+    assert best_told("my dog", memories) == memories[1]  # plural or not, and never the question itself
+    assert best_told("my dogs", memories) == memories[1]
+    assert best_told("my wife", memories) is None
+    assert best_told("the", memories) is None
