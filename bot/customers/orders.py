@@ -77,6 +77,9 @@ def find_order(number: str, orders: Sequence[OrderSummary]) -> OrderSummary | No
     return next((o for o in orders if o.order_id.upper() == wanted), None)
 
 
+_NOT_HEADS = frozenset({"pack", "set", "pair", "kit", "count", "bundle"})
+
+
 def by_product(text: str, orders: Sequence[OrderSummary]) -> OrderSummary | None:
     """An order this text names by one of its products ("my lamp", "the desk lamp"), newest first."""
     said = _singular(_words(text))
@@ -85,8 +88,10 @@ def by_product(text: str, orders: Sequence[OrderSummary]) -> OrderSummary | None
         for item in order.items:
             name = _singular(_words(item.name))
             shared = said & name
-            words = item.name.split(",")[0].split()
-            head = _singular(_words(words[-1])) if words else set()  # "Halo LED Desk Lamp" -> lamp
+            # The head noun: "Halo LED Desk Lamp" -> lamp; "Merino Running Socks 3-Pack" -> socks, not "3-pack".
+            words = [w for w in item.name.split(",")[0].split()
+                     if not any(c.isdigit() for c in w) and w.lower() not in _NOT_HEADS]
+            head = _singular(_words(words[-1])) if words else set()
             # Two shared words ("desk lamp"), or the product's head noun ("my lamp").
             if len(shared) > best_overlap and (len(shared) >= 2 or shared & head):
                 best, best_overlap = order, len(shared)

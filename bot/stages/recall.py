@@ -34,6 +34,8 @@ class Context:
     order_named_now: bool  # this very message names an order or one of its products
     # What this conversation is about so far (order, product, topic, misses in a row).
     state: DialogueState = field(default_factory=DialogueState)
+    # This message's words name one of their orders or its products, with or without "my" ("the kettle one").
+    order_in_text: bool = False
 
     def brief(self, budget: int) -> str:
         """Insights, recent turns and memories as text within ``budget`` characters, however long
@@ -105,6 +107,7 @@ class Recall:
             # "my desk lamp" is about an order; "do you have a desk lamp?" is about the catalog.
             order_named_now=named_now is not None and bool(_POSSESSIVE.search(understanding.text)),
             state=state,
+            order_in_text=named_now is not None,
         )
 
     async def _state(self, history: str, customer_id: int) -> DialogueState:
