@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -114,6 +115,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
+    shutil.rmtree(scratch, ignore_errors=True)  # kept only when the run failed (its log is there)
     wall, latencies, unanswered = timings
     ordered = sorted(latencies)
     return {
