@@ -124,6 +124,18 @@ class Templates(Section):
         "I can't find an order {order_ref} on your account{name_suffix}. Could you check the number? "
         "The orders I can see on your account are: {orders}."
     )
+    # Asked about another person's order or account: never whether it exists.
+    others_order: str = (
+        "For privacy I can only look at orders on your own account{name_suffix}. If the order was placed on "
+        "someone else's account, they can message us from it, or sign in, and we'll help them right away. "
+        "If it's actually yours, send me the order number from your confirmation email."
+    )
+    # ... when they named a number ({order_ref}) that is not on their account.
+    others_order_ref: str = (
+        "Order {order_ref} isn't on your account{name_suffix}, and for privacy I can only look at orders on your "
+        "own account. If it was placed on someone else's account, they can message us from it, or sign in, and "
+        "we'll help them right away."
+    )
     order_not_found_none: str = (
         "I can't find an order {order_ref} on your account{name_suffix}, and I don't see any orders on it yet. "
         "If you ordered with another email address, tell me and I can bring in a person from our team."

@@ -22,6 +22,7 @@ from bot.handlers.noted import Noted
 from bot.handlers.order_not_found import OrderNotFound
 from bot.handlers.order_problem import OrderProblem
 from bot.handlers.order_status import OrderStatus
+from bot.handlers.others_order import OthersOrder
 from bot.handlers.product_info import ProductInfo
 from bot.handlers.products import Products
 from bot.handlers.purchases import Purchases
@@ -43,6 +44,7 @@ HANDLERS: tuple[type[Handler], ...] = (
     Greet,  # also /start without a code
     Thank,
     FactRecall,
+    OthersOrder,  # before anything reads an order: another person's order is never looked up
     OrderNotFound,  # before anything reads an order: a number not on this account is said to be so
     OrderProblem,
     Purchases,
