@@ -4,7 +4,7 @@ stock said plainly, with an alternative."""
 
 from __future__ import annotations
 
-from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation
+from bot.handlers.base import PERSON, Decision, Draft, Handler, Outcome, Situation
 from bot.knowledge.products import ProductAnswer, ProductAnswerKind, ProductQuestions
 from bot.types import Recommendation, Source
 
@@ -41,7 +41,14 @@ class ProductInfo(Handler):
         if question.found:
             # "ridgback trail runing shoes" (several words) may be looser than one word alike another.
             loose = MIN_MATCH_CONFIDENCE - (0.2 if len(question.mention.split()) >= 2 else 0.0)
-            return shelf.answer(question) if question.confidence >= loose else None
+            if question.confidence < loose:
+                return None
+            answer = shelf.answer(question)
+            # "does the kettle come with a warranty?": what the listing does not say, a policy page may.
+            best = situation.best
+            if answer.unsure and best is not None and best.similarity >= self.services.thresholds.clarify_min_similarity:
+                return None
+            return answer
         # Not in the catalog: say so only when the knowledge pages do not answer the question instead
         # ("how much does shipping cost?" names no product).
         best = situation.best
@@ -66,4 +73,6 @@ class ProductInfo(Handler):
         # The product asked about (or the in-stock alternative) as a card the platform can show.
         shown = [p for p in answer.products if p.in_stock] or ([answer.alternative] if answer.alternative else [])
         cards = tuple(Recommendation(p.sku, p.name, p.price, "what you asked about", 1.0, 1.0) for p in shown[:3])
-        return Draft(answer.text, sources=(CATALOG_SOURCE,), recommendations=cards)
+        # The listing does not say: a person from the team can find out.
+        offer = (PERSON,) if answer.unsure else ()
+        return Draft(answer.text, sources=(CATALOG_SOURCE,), recommendations=cards, suggestions=offer)

@@ -52,6 +52,7 @@ class Asked(StrEnum):
     STOCK = "stock"
     SIZES = "sizes"
     DETAILS = "details"
+    FEATURE = "feature"  # a yes/no question about one quality ("is the headlamp waterproof?")
     GENERIC = "generic"  # a product named with no particular question ("Halo LED Desk Lamp?")
 
 
@@ -74,6 +75,8 @@ _ASKED = (
     (Asked.DETAILS, re.compile(r"\btell me (?:more )?about\b|\bdetails?\b|\bspecs?\b|\bspecifications?\b|\bdescribe\b"
                                r"|\bmore info|\binformation (?:on|about)\b|\bwhat(?: is|'s| are) (?:the|a|an|your)\b"
                                r"|\bwhat does (?:the|a|an|your)\b.*\bdo\b|\bfeatures?\b|\bhow (?:heavy|much does .* weigh)\b", re.I)),
+    (Asked.FEATURE, re.compile(r"^\W*(?:(?:so|and|hey|hi|ok|also|quick question)\W+)*(?:is|are|does|do|can|will|would|could)\s+"
+                               r"(?:it|they|the|this|that|these|those|your|my)\b|\bhow long (?:does|do|will|would)\b", re.I)),
 )
 # Phrases that ask for suggestions rather than about a named product: left to the recommender.
 _SUGGESTION = re.compile(r"\brecommend|\bsuggest|\bideas?\b|\bgift|\bpresent for\b|\banything\b|\bsomething\b"
@@ -207,6 +210,8 @@ class ProductAnswer:
     products: tuple[ProductFacts, ...]  # what the answer is about: one product or the variants of one
     alternative: ProductFacts | None  # in stock, same category, when the product asked about is not
     candidates: tuple[ProductFacts, ...]  # AMBIGUOUS: the ones to choose from; NOT_FOUND: the closest
+    # FEATURE: the catalog does not say (the reply says so, and what it does say, rather than guess).
+    unsure: bool = False
 
     @property
     def sku(self) -> str | None:
@@ -305,6 +310,14 @@ class ProductQuestions:
         scores = self._score(named.split() if named and known else known) if known else {}
         semantic = self._semantic(embedding) if embedding is not None else {}
         matches = self._best(scores, semantic)
+        if asked is Asked.FEATURE and len(known) > 1 and (not matches or matches[0].how != "name"):
+            # "is the headlamp waterproof?": the quality is a catalog word too (a waterproof speaker);
+            # the product is named by the words before it.
+            for cut in range(len(known) - 1, 0, -1):
+                by_name = self._best(self._score(known[:cut]), {})
+                if by_name and by_name[0].how == "name":
+                    matches, known = by_name, known[:cut]
+                    break
         if asked is None:
             # Without a question word, a message is about a product only if it is mostly its name.
             if not matches or len(known) < _NAMED_SHARE * max(len(words), 1) or matches[0].how != "name":
@@ -435,6 +448,10 @@ class ProductQuestions:
         kind = ProductAnswerKind.ANSWERED if any(p.in_stock for p in products) else ProductAnswerKind.OUT_OF_STOCK
         if question.matches[0].how == "meaning":
             text = _closest_by_meaning(question.mention, products[0], alternative)
+        elif question.asked is Asked.FEATURE and len(products) == 1:
+            said = _described(question.text, products[0])
+            return ProductAnswer(kind, question.asked, _feature(products[0], said), products, alternative, (),
+                                 unsure=not said)
         else:
             text = _compose(question.asked, products, alternative)
         return ProductAnswer(kind, question.asked, text, products, alternative, ())
@@ -464,6 +481,35 @@ class ProductQuestions:
             def likeness(p: Product) -> float:
                 return len(set(p.tags) & set(product.tags)) - abs(p.price - product.price) / max(product.price, 1.0)
         return self.facts(max(pool, key=likeness).sku)
+
+
+_QUESTION_WORDS = frozenset("is are does do can will would could how long work works last lasts go".split())
+_SENTENCE = re.compile(r"[^.!?]+[.!?]?")
+
+
+def _described(text: str, product: ProductFacts) -> list[str]:
+    """The description's sentences that speak of what ``text`` asks about a product: a word of the question
+    that is neither a product word nor a question word, matched on its first five letters
+    ("waterproof" / "water-resistant", "battery" / "batteries")."""
+    named = {w[:5] for w in _tokens(product.name)}
+    asked = {w[:5] for w in _tokens(text) if w not in _STOPWORDS and w not in _QUESTION_WORDS and len(w) > 2} - named
+    if not asked:
+        return [_IN_THE_NAME]  # "is the dog food grain free?": the Trailmix Grain-Free Dog Food
+    return [sentence.strip() for sentence in _SENTENCE.findall(product.description)
+            if asked & {w[:5] for w in _tokens(sentence)}]
+
+
+_IN_THE_NAME = ""  # _described's answer when the product's own name says it
+
+
+def _feature(product: ProductFacts, said: list[str]) -> str:
+    if said == [_IN_THE_NAME]:
+        return f"Yes: it's the {product.name}. {product.description}".strip()
+    if said:
+        return f"Here's what our listing for the {product.name} says: {' '.join(said)}"
+    about = product.description or "no description beyond its name"
+    return (f"Our listing for the {product.name} doesn't cover that, and I'd rather not guess. "
+            f"What it does say: {about}")
 
 
 def _framed(text: str) -> str | None:

@@ -221,3 +221,37 @@ def test_a_reloaded_catalog_is_answered_from_the_new_rows(catalog: CatalogIndex)
     live.products = {**live.products, kettle.sku: dataclasses.replace(kettle, price=59.0, stock=0)}
     answer = questions.answer(questions.match("how much is the kettle?"))  # type: ignore[arg-type]
     assert "$59.00" in answer.text and answer.kind is ProductAnswerKind.OUT_OF_STOCK
+
+
+@pytest.mark.parametrize(("text", "sku", "quoted"), [
+    ("how long does the headlamp take to charge?", "RUN-HDL-01", "Charges via USB-C in 3 hours."),
+    ("is the headlamp rechargeable", "RUN-HDL-01", "Rechargeable headlamp with 400 lumens"),
+    ("does the desk lamp have a usb port", "LMP-DESK-01", "USB-C charging port"),
+])
+def test_a_quality_the_listing_states_is_quoted_from_it(questions: ProductQuestions, text: str, sku: str,
+                                                         quoted: str) -> None:
+    question = questions.match(text)
+    assert question is not None and question.asked is Asked.FEATURE and question.sku == sku, question
+    answer = questions.answer(question)
+    assert not answer.unsure and quoted in answer.text
+
+
+@pytest.mark.parametrize(("text", "sku"), [
+    ("is the headlamp waterproof?", "RUN-HDL-01"),  # "waterproof" names a speaker too: the headlamp is meant
+    ("is the kettle dishwasher safe?", "KIT-KTL-01"),
+    ("are the merino socks warm?", "RUN-SCK-03"),
+])
+def test_a_quality_the_listing_does_not_state_is_never_guessed(questions: ProductQuestions, text: str, sku: str) -> None:
+    question = questions.match(text)
+    assert question is not None and question.asked is Asked.FEATURE and question.sku == sku, question
+    answer = questions.answer(question)
+    assert answer.unsure
+    assert "doesn't cover that" in answer.text and "Yes" not in answer.text
+    assert answer.products[0].description in answer.text  # and what it does say
+
+
+def test_a_quality_in_the_products_own_name_is_a_yes(questions: ProductQuestions) -> None:
+    question = questions.match("is the dog food grain free?")
+    assert question is not None and question.asked is Asked.FEATURE and question.sku == "PET-FOD-24"
+    answer = questions.answer(question)
+    assert not answer.unsure and answer.text.startswith("Yes: it's the Trailmix Grain-Free Dog Food")
