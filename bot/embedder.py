@@ -238,6 +238,18 @@ def prepared_model(source: Path | None = None, cache_dir: Path | None = None) ->
 _PREPARING = threading.Lock()
 
 
+async def prepare_ahead(kind: str) -> None:
+    """Build the prepared graph now, at the start of a long-running process, while it is still small: built
+    at the first message instead, the build child's ~250 MB would sit beside a parent that has loaded
+    everything else — over a 512 MB dyno. A failure only costs the in-process fallback later."""
+    if kind != "minilm-onnx-int8":
+        return
+    try:
+        await asyncio.to_thread(prepared_model)
+    except RapportError as error:
+        log.warning("embedding model not prepared ahead: %s; %s", error.message, error.fix)
+
+
 def _build_in_child(source: Path, target: Path) -> None:
     started = time.perf_counter()
     package_root = str(Path(__file__).resolve().parent.parent)

@@ -25,6 +25,7 @@ from adapters.base import Adapter
 from adapters.slack import DeskMessage, SlackAdapter, SlackClient, SlackDesk, SlackDeskSettings, web_client
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, require_services, run_async
 from bot.config import Config, Platform, Platforms
+from bot.embedder import prepare_ahead
 from bot.errors import ConfigError
 from bot.runtime import Runtime
 from bot.handoff.desk import HandoffDesk
@@ -252,6 +253,7 @@ async def run(config: Config, data_dir: Path, *, stop: asyncio.Event | None = No
             fix="enable platforms.discord, platforms.slack with mode: socket, or platforms.telegram with mode: polling",
         )
     stop = stop or _stop_on_signals()
+    await prepare_ahead(config.models.embedder)
     async with connect(config, data_dir, "run") as built:
         runtime, adapters = built.runtime, built.adapters
         await require_services(runtime)
@@ -272,6 +274,7 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     """The web app under uvicorn until SIGINT/SIGTERM (or ``stop``). ``sockets``: already-bound listeners."""
+    await prepare_ahead(config.models.embedder)
     # Imported here: the worker process needs neither the web app nor uvicorn.
     import uvicorn
 

@@ -19,6 +19,7 @@ from adapters.discord import DiscordAdapter
 from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
 from bot.cli import platforms
+from bot.embedder import MODEL_CACHE_ENV, PREPARED_NAME
 from bot.config import Config, DiscordPlatform, SlackPlatform, TelegramPlatform
 from bot.errors import ConfigError
 from tests.adapters.support import Turns, running, until_healthy, web_process, with_platforms
@@ -138,20 +139,23 @@ def test_procfile_runs_web_worker_and_release() -> None:
 
 
 async def test_serve_process_listens_on_port_and_stops_cleanly_on_sigterm(tmp_path: Path, data_dir: Path) -> None:
-    """The real command in its own process, as a web dyno runs it: $PORT, /healthz, SIGTERM → exit 0."""
+    """The real command in its own process, as a web dyno runs it: $PORT, /healthz, SIGTERM → exit 0; the
+    embedding model is prepared at start-up, before any message (a fresh dyno's empty cache)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     listener.close()
+    cache = tmp_path / "model-cache"
     script = ("import typer; from bot.cli import platforms; app = typer.Typer(); "
               "app.callback()(lambda: None); platforms.register(app); app()")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", script, "serve", "--host", "127.0.0.1", "--config", str(ROOT / "config.yaml"),
-        "--data-dir", str(data_dir), cwd=ROOT, env={**os.environ, "PORT": str(port)},
+        "--data-dir", str(data_dir), cwd=ROOT, env={**os.environ, "PORT": str(port), MODEL_CACHE_ENV: str(cache)},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
         await until_healthy(process, port)
+        assert list(cache.glob(f"*/{PREPARED_NAME}")), "serve did not prepare the embedding model at start-up"
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             report = (await client.get("/healthz")).json()
             assert report["status"] == "ok" and report["platforms"] == {}
