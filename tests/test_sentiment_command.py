@@ -18,3 +18,13 @@ def test_sentiment_command_reads_lines_and_prints_json() -> None:
     negative, positive = (json.loads(line) for line in result.stdout.splitlines())
     assert negative["label"] == "negative" and negative["score"] < 0 and 0 <= negative["confidence"] <= 1
     assert positive["label"] == "positive" and positive["score"] > 0
+
+
+def test_a_missing_or_binary_file_is_one_clear_message_not_a_traceback(tmp_path: Path) -> None:
+    binary = tmp_path / "scores.txt"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    for path, says in ((tmp_path / "nope.txt", "does not exist"), (binary, "not UTF-8 text")):
+        result = subprocess.run([sys.executable, "-m", "bot", "sentiment", str(path)], capture_output=True,
+                                text=True, cwd=ROOT, timeout=120)
+        assert result.returncode != 0
+        assert says in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr

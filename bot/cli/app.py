@@ -17,7 +17,7 @@ from bot.cli import customer, evaluate, platforms, review, scenarios
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, require_services, run_async, stderr
 from bot.config import Config, config_schema, default_config_path, load_config
 from bot.customers.importer import FileReport
-from bot.errors import ConfigError
+from bot.errors import ConfigError, RapportError
 from bot.knowledge.ingest import IngestReport
 from bot.runtime import Runtime, check_names, database_url, reindex
 from bot.types import ConversationKey
@@ -259,10 +259,18 @@ def main() -> None:
     app()
 
 
+def _text_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise RapportError(f"{path}: not UTF-8 text (byte {error.start})", fix="save the file as UTF-8") from None
+
+
 @app.command()
 @reports_errors
 def sentiment(
-    files: Annotated[list[Path] | None, typer.Argument(help="Text files, one text per line (default: stdin).")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(help="Text files, one text per line (default: stdin).",
+                                                       exists=True, dir_okay=False, readable=True)] = None,
     config: ConfigOption = None,
 ) -> None:
     """Score one text per line: prints {"label", "score", "confidence"} as one JSON object per line."""
@@ -272,8 +280,7 @@ def sentiment(
     cfg = load_config(config or default_config_path())
     scorer = load_scorer(cfg.models.sentiment)
     embedder = load_embedder(cfg.models.embedder)
-    lines = [line.rstrip("\n") for path in files for line in path.read_text(encoding="utf-8").splitlines()] if files \
-        else [line.rstrip("\n") for line in sys.stdin]
+    lines = [line for path in files for line in _text_lines(path)] if files else [line.rstrip("\n") for line in sys.stdin]
     batch = 256
     for start in range(0, len(lines), batch):
         chunk = lines[start : start + batch]
