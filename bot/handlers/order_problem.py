@@ -3,15 +3,47 @@ address, return, warranty): the knowledge answer for that problem with that orde
 
 from __future__ import annotations
 
+import re
+
+from bot.customers.insights import OrderItem, OrderSummary
 from bot.customers.orders import Problem, by_product, problem_in, refers_back
 from bot.embedder import embed_async
 from bot.handlers.base import ORDER_SOURCE, Decision, Draft, Handler, Outcome, Situation, fmt, plain, source_of
 from bot.handlers.order_status import default_order, order_fields, status_text
+from bot.knowledge.catalog import Product
 from bot.types import Tone
 
 
 # Kinds that are something the customer wants done, not something that went wrong.
 _REQUESTS = frozenset({"return", "cancel", "address", "warranty_terms"})
+
+_RETURN = problem_in("return")
+assert _RETURN is not None and _RETURN.kind == "return"
+
+# The returns page answers one question, "can I return this?", case by case. The general section
+# (how to start a return) is right for an ordinary return; these are right when the item or the
+# customer's words name a case.
+_NOT_RETURNABLE = "Which items can't be returned?"  # opened consumables, worn clothing; unopened ones can
+_CONDITION = "What is your return policy?"  # returned items should be unused, in their original condition
+_SHOE_TRIAL = "Can I return running shoes I've already worn?"
+_DAMAGED = "What if my item arrived damaged or I received the wrong item?"
+
+# What the customer says of the item's state. "Intact" is read first: "unopened" holds "opened".
+_INTACT = re.compile(r"\b(unopened|un-opened|unused|unworn|sealed|still (sealed|in (the|its) (box|bag|packaging|wrapper)|"
+                     r"has (the|its) (seal|tags?))|with (the )?tags( still)? on|never (been )?(opened|used|worn)|"
+                     r"(not|haven'?t|didn'?t|did not|have not) (been )?(opened|open|used|use|worn|wear|touched)( it| them)?)\b",
+                     re.I)
+_OPENED = re.compile(r"\b(opened|open (it|them|the \w+)|(broke|ripped|tore|cut) (open )?(the |its )?(seal|bag|packet|box)|"
+                     r"seal\w* (is |was |has been )?(broken|open\w*|off)|(is|are|was|were|been|barely|only|lightly) used|"
+                     r"(used|tried|ate|eaten|drank|brewed|fed) (it|them|some|half|once|a few|one|a couple)|half (empty|used|eaten|gone)|"
+                     r"started (using|on) (it|them))\b", re.I)
+_WORN = re.compile(r"\b(worn|wore|wearing|ran in|run in|running in|tried (it|them) on|went (for )?(a )?run)\b", re.I)
+_DAMAGED_WORDS = re.compile(r"\b(damaged|defective|faulty|dented|cracked|smashed|leak(s|ed|ing|y)?)\b", re.I)
+# What the catalog says of an item's returns ("Non-returnable once opened.", "Not returnable once worn.").
+_ONCE = re.compile(r"\b(non-?|not )returnable once (opened|used|worn)\b", re.I)
+_TRIAL = re.compile(r"\brunning shoe trial\b", re.I)
+_SKIP = frozenset({"the", "a", "an", "my", "and", "of", "for", "with", "set", "pack", "pair", "kit", "count", "bundle",
+                   "men's", "women's"})
 
 
 class OrderProblem(Handler):
@@ -21,7 +53,7 @@ class OrderProblem(Handler):
     def decide(self, situation: Situation) -> Decision | None:
         if situation.understanding.command is not None:
             return None
-        problem = problem_in(situation.text)
+        problem = _problem(situation.text)
         if problem is None:
             return None
         context = situation.context
@@ -39,10 +71,16 @@ class OrderProblem(Handler):
                              answer=None)
 
     async def act(self, situation: Situation, decision: Decision) -> Outcome:
-        problem = problem_in(situation.text)
+        problem = _problem(situation.text)
         knowledge, embedder = self.services.knowledge, self.services.embedder
         if problem is None or knowledge is None or embedder is None:
             return Outcome(situation.customer)
+        if problem.kind == "return" and decision.order is not None:
+            case = self._return_case(situation.text, decision.order)
+            if case is not None:
+                found = await _section(problem.page, case, knowledge, embedder)
+                if found is not None:
+                    return Outcome(situation.customer, found=found)
         # The customer's own words may find a more specific section of the same page ("Can I return running
         # shoes I've already worn?", "Which items can't be returned?") than the problem's general one.
         # Only for returns: that page's sections each answer a different case of one question.
@@ -51,7 +89,37 @@ class OrderProblem(Handler):
         own = next((h for h in situation.context.knowledge
                     if h.source == problem.page and h.similarity >= floor and h.confident), None) \
             if problem.kind == "return" else None
-        return Outcome(situation.customer, found=own or await _section(problem, knowledge, embedder))
+        return Outcome(situation.customer, found=own or await _section(problem.page, problem.section, knowledge, embedder))
+
+    def _return_case(self, text: str, order: OrderSummary) -> str | None:
+        """The returns section for this return's case, or None for an ordinary return (today's general answer).
+
+        The case comes from the item's catalog note ("Non-returnable once opened.", the running shoe
+        trial) and from what the customer says of its state ("I opened the bag", "unopened", "ran in them").
+        A consumable's return always gets the rules for opened and unopened ones: that is what decides it.
+        """
+        catalog = self.services.catalog
+        products = [p for p in (catalog.products.get(i.sku) for i in order.items) if p is not None] if catalog else []
+        item = _item_meant(text, order)
+        product = catalog.products.get(item.sku) if catalog is not None and item is not None else None
+        candidates = [product] if product is not None else products
+        notes = {_note(p) for p in candidates}
+        if _DAMAGED_WORDS.search(text):
+            return _DAMAGED
+        if product is not None and _note(product) == "opened":
+            return _NOT_RETURNABLE
+        intact = bool(_INTACT.search(text))
+        if _WORN.search(text) and not intact:
+            if "trial" in notes and product is not None:
+                return _SHOE_TRIAL
+            return _NOT_RETURNABLE if "worn" in notes else _CONDITION
+        if _OPENED.search(text) and not intact:
+            if "trial" in notes and product is not None:
+                return _SHOE_TRIAL  # "I used them for one run"
+            return _NOT_RETURNABLE if notes & {"opened", "worn"} else _CONDITION
+        if intact and "opened" in notes:
+            return _NOT_RETURNABLE  # it says unopened consumables can be returned
+        return None
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
         order = decision.order
@@ -73,9 +141,57 @@ class OrderProblem(Handler):
         return Draft("\n\n".join(parts), sources=tuple(sources), tone=tone)
 
 
-async def _section(problem: Problem, knowledge: object, embedder: object):  # type: ignore[no-untyped-def]
-    """The knowledge section that answers this kind of problem (found by its own heading)."""
-    (vector,) = await embed_async(embedder, [problem.section])  # type: ignore[arg-type]
+def _problem(text: str) -> Problem | None:
+    """The order problem the text describes; a return whose words say the packaging was opened
+    ("the seal is broken", "I ripped the bag") is a return, not a broken product under warranty."""
+    problem = problem_in(text)
+    if problem is not None and problem.kind == "warranty" and _RETURN is not None \
+            and re.search(r"\b(return\w*|send\s+(\w+\s+){0,5}back)\b", text, re.I) and _OPENED.search(text):
+        return _RETURN
+    return problem
+
+
+def _note(product: Product) -> str:
+    """What the catalog says of returning this product: "opened" (a consumable, non-returnable once
+    opened or used), "worn" (not returnable once worn), "trial" (the running shoe trial) or ""."""
+    once = _ONCE.search(product.description)
+    if product.consumable or (once is not None and once.group(2).lower() in {"opened", "used"}):
+        return "opened"
+    if once is not None:
+        return "worn"
+    return "trial" if _TRIAL.search(product.description) else ""
+
+
+def _name_words(name: str) -> tuple[set[str], set[str]]:
+    """An item name's words (singular) and its head noun: "Trailmix Grain-Free Dog Food, 24 lb" -> food."""
+    words = [w for w in re.findall(r"[a-z][a-z'-]+", name.split(",")[0].lower()) if w not in _SKIP]
+    singular = {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words if len(w) > 2}
+    head = words[-1] if words else ""
+    return singular, {head[:-1] if head.endswith("s") and len(head) > 3 else head} - {""}
+
+
+def _item_meant(text: str, order: OrderSummary) -> OrderItem | None:
+    """The order's item the message is about: the one it names first ("the coffee beans I got with the
+    kettle" -> the beans), or the only item; None when it names none of several."""
+    said = [(m.start(), m.group()) for m in re.finditer(r"[a-z][a-z'-]+", text.lower())]
+    said = [(at, w[:-1] if w.endswith("s") and len(w) > 3 else w) for at, w in said]
+    first: tuple[int, OrderItem] | None = None
+    for item in order.items:
+        words, head = _name_words(item.name)
+        named = [(at, w) for at, w in said if w in words or w in head]
+        # Two of its words ("coffee beans"), or its head noun ("the beans").
+        if len({w for _, w in named}) >= 2 or any(w in head for _, w in named):
+            at = min(at for at, _ in named)
+            if first is None or at < first[0]:
+                first = (at, item)
+    if first is not None:
+        return first[1]
+    return order.items[0] if len(order.items) == 1 else None
+
+
+async def _section(page: str, heading: str, knowledge: object, embedder: object):  # type: ignore[no-untyped-def]
+    """The section of ``page`` under ``heading`` (found by its own heading), else the page's nearest one."""
+    (vector,) = await embed_async(embedder, [heading])  # type: ignore[arg-type]
     hits = await knowledge.search(vector, limit=5)  # type: ignore[attr-defined]
-    exact = next((h for h in hits if h.source == problem.page and h.section == problem.section), None)
-    return exact or next((h for h in hits if h.source == problem.page), None)
+    exact = next((h for h in hits if h.source == page and h.section == heading), None)
+    return exact or next((h for h in hits if h.source == page), None)
