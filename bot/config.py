@@ -87,6 +87,7 @@ class Templates(Section):
     warm_lead: str = "Happy to help{name_suffix}!"
     neutral_lead: str = "{name_comma}here's what I found."
     thanks: str = "You're welcome{name_suffix}! Anything else I can help with?"
+    settled: str = "Glad it's sorted{name_suffix}! If anything else comes up, just write."
     # {facts}: what the customer just told us, e.g. "diet: vegan".
     noted: str = "Thanks{name_suffix}, I'll remember that ({facts}). Anything I can help with?"
     # {statement}: what they told, said back ("your dog is allergic to chicken").

@@ -27,6 +27,7 @@ from bot.handlers.product_info import ProductInfo
 from bot.handlers.products import Products
 from bot.handlers.purchases import Purchases
 from bot.handlers.safety import Safety
+from bot.handlers.settled import Settled
 from bot.handlers.silent import Silent
 from bot.handlers.thank import Thank
 from bot.handlers.unknown import Unknown
@@ -43,6 +44,7 @@ HANDLERS: tuple[type[Handler], ...] = (
     OtherLanguage,
     Greet,  # also /start without a code
     Thank,
+    Settled,  # "nvm it just arrived": glad with them
     FactRecall,
     OthersOrder,  # before anything reads an order: another person's order is never looked up
     OrderNotFound,  # before anything reads an order: a number not on this account is said to be so
