@@ -10,8 +10,12 @@ from dataclasses import dataclass
 from bot.customers.insights import OrderSummary
 
 # An order number: "order 1043", "#1043", "order no. 1043", "order number NW-1043", or the number alone.
+# "order 1042", "#1042", "my order number is 1042", and the word for an order in the languages the bot recognises ("pedido 1042",
+# "Bestellung Nr. 1042", "commande n° 1042").
 _ORDER_NUMBER = re.compile(
-    r"(?:\border(?:\s+(?:no\.?|number|num|nr|id))?|#)\s*#?\s*([A-Z]{0,3}-?\d{3,10})\b|^\s*#?([A-Z]{0,3}-?\d{3,10})\s*[?.!]*\s*$", re.I
+    r"(?:\b(?:order|pedido|commande|bestellung|ordine|encomenda|bestelling|zam[oó]wieni\w*)"
+    r"(?:\s+(?:no\.?|number|num|nr\.?|id|n[º°o]\.?|número|numéro|numero|nummer))?(?:\s+is|\s*:)?|#)\s*#?\s*([A-Z]{0,3}-?\d{3,10})\b"
+    r"|^\s*#?([A-Z]{0,3}-?\d{3,10})\s*[?.!]*\s*$", re.I
 )
 _STOP = {"the", "a", "an", "my", "and", "of", "for", "with", "set", "pack", "men's", "women's", "-", "&"}
 # The message points back at something already under discussion, or at "my order".

@@ -1,9 +1,12 @@
 """A message in another language: say, in that language, that answers are available in English, give
-the English answer when one matches well, and offer a person."""
+the English answer when one matches well — for "where is my order?" the order's own status — and offer
+a person."""
 
 from __future__ import annotations
 
-from bot.handlers.base import PERSON, Decision, Draft, Handler, Outcome, Situation, cited, source_of
+from bot.handlers.base import ORDER_SOURCE, PERSON, Decision, Draft, Handler, Outcome, Situation, cited, source_of
+from bot.customers.orders import find_order, order_numbers
+from bot.handlers.order_status import default_order, status_text
 from bot.nlp.language import phrases_for
 
 
@@ -15,6 +18,14 @@ class OtherLanguage(Handler):
         language = situation.understanding.language
         if language.is_english or situation.understanding.command is not None:
             return None
+        phrases = phrases_for(language.code)
+        if _names_an_order_not_theirs(situation):
+            return None  # "¿dónde está mi pedido 1042?": the order-not-found answer says so, whatever the language
+        if phrases is not None and phrases.asks_status(situation.text):
+            order = default_order(situation)
+            if order is not None:
+                return self.decision(f"asked for an order's status in {language.code}", detail=language.code,
+                                     order=order)
         best = situation.best
         good = best is not None and best.similarity >= self.services.thresholds.answer_min_similarity and (
             getattr(best, "confident", True))
@@ -23,6 +34,9 @@ class OtherLanguage(Handler):
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
         phrases = phrases_for(decision.detail)
+        if decision.order is not None and phrases is not None:
+            text = f"{phrases.english_answer}\n\n{status_text(decision.order, self.t)}\n\n{phrases.offer_person}"
+            return Draft(text, sources=(ORDER_SOURCE,), suggestions=(PERSON,))
         if decision.answer is not None:
             lead = phrases.english_answer if phrases else "Our answers are available in English; here is what I found:"
             text = f"{lead}\n\n{cited(decision.answer)}"
@@ -32,3 +46,9 @@ class OtherLanguage(Handler):
             sources = ()
         offer = phrases.offer_person if phrases else "Would you like me to bring in a person from our team?"
         return Draft(f"{text}\n\n{offer}", sources=sources, suggestions=(PERSON,))
+
+
+def _names_an_order_not_theirs(situation: Situation) -> bool:
+    insights = situation.context.insights
+    orders = insights.orders or insights.recent_orders
+    return any(find_order(number, orders) is None for number in order_numbers(situation.text))

@@ -66,6 +66,11 @@ class LanguagePhrases:
     english_answer: str  # "Our answers are available in English; here is what I found:"
     english_only: str  # "Our answers are available in English, but I couldn't find one for your question."
     offer_person: str  # "Would you like me to bring in a person from our team who can help?"
+    # Asks where an order is or when it comes ("wo ist meine Bestellung?"): answered with its status in English.
+    asks_order_status: str = ""
+
+    def asks_status(self, text: str) -> bool:
+        return bool(self.asks_order_status) and re.search(self.asks_order_status, text, re.I) is not None
 
 
 # Written by hand, short and natural, in the register shops use in each language (tú, vous, Sie,
@@ -76,42 +81,49 @@ PHRASES = (
         "Nuestras respuestas están disponibles en inglés; esto es lo que encontré:",
         "Nuestras respuestas están disponibles en inglés, pero no encontré una respuesta a tu pregunta.",
         "¿Quieres que te ponga en contacto con una persona de nuestro equipo que pueda ayudarte?",
+        r"\b(?:d[oó]nde|cu[aá]ndo|estado|seguimiento)\b.*\b(?:pedido|paquete|env[ií]o|compra)\b",
     ),
     LanguagePhrases(
         "fr", "French",
         "Nos réponses sont disponibles en anglais ; voici ce que j'ai trouvé :",
         "Nos réponses sont disponibles en anglais, mais je n'ai pas trouvé de réponse à votre question.",
         "Voulez-vous que je fasse appel à une personne de notre équipe pour vous aider ?",
+        r"\b(?:o[uù]|quand|statut|suivi)\b.*\b(?:commande|colis|livraison)\b",
     ),
     LanguagePhrases(
         "de", "German",
         "Unsere Antworten gibt es auf Englisch; Folgendes habe ich gefunden:",
         "Unsere Antworten gibt es auf Englisch, aber zu Ihrer Frage habe ich leider keine gefunden.",
         "Soll ich eine Person aus unserem Team dazuholen, die Ihnen helfen kann?",
+        r"\b(?:wo|wann|status)\b.*\b(?:bestellung|paket|lieferung|sendung)\b",
     ),
     LanguagePhrases(
         "pt", "Portuguese",
         "Nossas respostas estão disponíveis em inglês; veja o que encontrei:",
         "Nossas respostas estão disponíveis em inglês, mas não encontrei uma resposta para a sua pergunta.",
         "Quer que eu chame uma pessoa da nossa equipe para ajudar?",
+        r"\b(?:onde|quando|status|estado)\b.*\b(?:pedido|encomenda|pacote|entrega)\b",
     ),
     LanguagePhrases(
         "it", "Italian",
         "Le nostre risposte sono disponibili in inglese; ecco cosa ho trovato:",
         "Le nostre risposte sono disponibili in inglese, ma non ho trovato una risposta alla tua domanda.",
         "Vuoi che coinvolga una persona del nostro team che possa aiutarti?",
+        r"\b(?:dove\b|dov['’]|quando\b|stato\b).*\b(?:ordine|pacco|spedizione|consegna)\b",
     ),
     LanguagePhrases(
         "nl", "Dutch",
         "Onze antwoorden zijn beschikbaar in het Engels; dit heb ik gevonden:",
         "Onze antwoorden zijn beschikbaar in het Engels, maar ik heb geen antwoord op je vraag gevonden.",
         "Wil je dat ik iemand van ons team erbij haal die je kan helpen?",
+        r"\b(?:waar|wanneer|status)\b.*\b(?:bestelling|pakket|levering)\b",
     ),
     LanguagePhrases(
         "pl", "Polish",
         "Nasze odpowiedzi są dostępne po angielsku; oto, co udało mi się znaleźć:",
         "Nasze odpowiedzi są dostępne po angielsku, ale nie udało mi się znaleźć odpowiedzi na Twoje pytanie.",
         "Czy mam poprosić o pomoc osobę z naszego zespołu?",
+        r"\b(?:gdzie|kiedy|status)\b.*\b(?:zam[oó]wieni\w*|paczk\w*|przesyłk\w*)\b",
     ),
 )
 _BY_CODE = {p.code: p for p in PHRASES}
