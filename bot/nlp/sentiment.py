@@ -7,9 +7,10 @@ captures the complaint. The model is a three-class (negative / neutral / positiv
 logistic regression over
 
 * the all-MiniLM-L6-v2 embedding of the message (384 numbers, from :mod:`bot.embedder`), and
-* ten cheap features (``EXTRA_FEATURES``): VADER's compound, pos, neg and neu scores, whether the
-  message is a question, frustration and sarcasm cues, the share of capitals, repeated ``!``/``?``
-  and shortness (standardised with the training set's mean and spread).
+* twelve cheap features (``EXTRA_FEATURES``): VADER's compound, pos, neg and neu scores, whether the
+  message is a question, frustration (repeat-contact) and sarcasm cues, the share of shouted
+  (all-caps) letters, repeated ``!``/``?``, shortness, a repeated ``??`` and a plain question
+  ("are the socks itchy?") (standardised with the training set's mean and spread).
 
 It is trained by ``scripts/train_sentiment.py`` and its weights ship as
 ``bot/nlp/sentiment_model.npz`` (~6 KB); inference is one matrix product in numpy.
@@ -36,17 +37,34 @@ from bot.types import Sentiment, SentimentLabel
 MODEL_PATH = Path(__file__).resolve().parent / "sentiment_model.npz"
 CLASSES = (SentimentLabel.NEGATIVE, SentimentLabel.NEUTRAL, SentimentLabel.POSITIVE)
 EXTRA_FEATURES = ("vader_compound", "vader_pos", "vader_neg", "vader_neu", "question",
-                  "frustration", "sarcasm", "caps", "repeated_punct", "short")
+                  "frustration", "sarcasm", "caps", "repeated_punct", "short", "repeated_question",
+                  "plain_question")
 # Support-language cues that neither VADER nor a review-trained embedding weighs: a repeat
-# contact ("second time", "again") or a plain insult is a complaint even without a sentiment word.
+# contact ("second time", "again", "how many times", "asked ... three times") or a plain insult is
+# a complaint even without a sentiment word. A bare "three times"/"twice" is not one ("take it
+# twice a day" is common in reviews), so counts need a contact verb before them or "now"/"already".
 _FRUSTRATION = re.compile(
     r"\b(again|(second|third|fourth|fifth|\d+(st|nd|rd|th)) time|fed up|sick (and tired )?of|had enough|had it with"
     r"|give up|still (no|not|nothing|waiting|hasn'?t|haven'?t|don'?t)|nobody|no one|useless|junk|rubbish|garbage"
-    r"|joke|scam|ridiculous|unacceptable|waste of|pathetic|kidding me|never (works|answer|repl))\b", re.I)
+    r"|joke|scam|ridiculous|unacceptable|waste of|pathetic|kidding me|never (works|answer|repl)"
+    r"|how many (more )?times|(hundredth|umpteenth) time|(second|third|fourth|fifth|sixth|\d+(st|nd|rd|th))"
+    r" (email|message|call|request)|(asked?|asking|told|emailed|called|rang|written|wrote|contacted|explained"
+    r"|chased|sent)\b( \w+){0,4} (twice|(two|three|four|five|six|\d+) times)"
+    r"|(twice|(two|three|four|five|six|\d+) times) (now|already))\b", re.I)
 # Praise words used ironically: "oh great", "just great", "thanks for nothing", "yeah right".
 _SARCASM = re.compile(r"\b(oh,? (great|wonderful|perfect|brilliant|nice)|just (great|perfect|wonderful)"
                       r"|thanks for nothing|yeah,? right|wow,? thanks|great\. another|great,? another)\b", re.I)
 _REPEATED = re.compile(r"[!?]{2,}")
+_WORD = re.compile(r"[^\W\d_]+")
+# "??", "?!": in a support chat an impatient question, whatever the words ("HELLO??", "where is it??").
+_REPEATED_QUESTION = re.compile(r"\?[!?]|[!]\?")
+# A plain question: it opens with a question word (not "why"), has one "?" at the end, no
+# frustration cue and is not shouted. In a product question ("are the socks itchy?", "does the
+# lid leak?", "how heavy is the tent?") the attribute word is what is asked about, not a
+# complaint, though VADER and the embedding read "itchy" and "leak" as negative.
+_PLAIN_QUESTION = re.compile(
+    r"^\s*(is|are|was|were|does|do|did|will|would|can|could|should|has|have|how|which|what|where|when|who"
+    r"|any|anything|got)\b[^?!]*\?\s*$", re.I)
 
 
 @lru_cache(maxsize=1)
@@ -58,25 +76,33 @@ def _vader():
 
 def extra_features(texts: list[str]) -> np.ndarray:
     """The non-embedding features (``EXTRA_FEATURES``), unscaled: VADER compound/pos/neg/neu,
-    is-a-question, frustration and sarcasm cue counts, share of all-caps letters, repeated
-    ``!``/``?``, and shortness (greetings and "ok" carry no polarity whatever the lexicon says)."""
+    is-a-question, frustration and sarcasm cue counts, share of letters in all-caps words,
+    repeated ``!``/``?``, shortness (greetings and "ok" carry no polarity whatever the lexicon
+    says), ``??`` (an impatient question) and a plain question (opens with a question word other
+    than "why", one ``?``, no frustration cue, not shouted)."""
     analyzer = _vader()
     out = np.zeros((len(texts), len(EXTRA_FEATURES)), dtype=np.float32)
     for i, text in enumerate(texts):
         scores = analyzer.polarity_scores(text)
         letters = [c for c in text if c.isalpha()]
-        caps = sum(c.isupper() for c in letters) / len(letters) if len(letters) >= 4 else 0.0
+        # Shouting: the share of letters in all-caps words of 2+ letters ("WHERE IS MY LAMP"), so
+        # ordinary capitalisation ("I", "Monday") counts nothing.
+        shouted = sum(len(w) for w in _WORD.findall(text) if len(w) >= 2 and w.isupper())
+        caps = shouted / len(letters) if len(letters) >= 4 else 0.0
+        frustrated = min(len(_FRUSTRATION.findall(text)), 3)
         out[i] = (
             scores["compound"],
             scores["pos"],
             scores["neg"],
             scores["neu"],
             1.0 if text.rstrip().endswith("?") else 0.0,
-            min(len(_FRUSTRATION.findall(text)), 3),
+            frustrated,
             min(len(_SARCASM.findall(text)), 2),
             caps,
             1.0 if _REPEATED.search(text) else 0.0,
             1.0 if len(text.split()) <= 2 else 0.0,
+            1.0 if _REPEATED_QUESTION.search(text) else 0.0,
+            1.0 if _PLAIN_QUESTION.match(text) and not frustrated and caps < 0.5 else 0.0,
         )
     return out
 

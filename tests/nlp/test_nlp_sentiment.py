@@ -115,3 +115,42 @@ def test_support_test_set_is_never_trained_on_and_mostly_right(scorer):
     polar = [e for e in test if e.label != "neutral"]
     right = [(s.score > 0) == (e.label == "positive") for e, s in zip(polar, scorer.score_batch([e.text for e in polar]))]
     assert sum(right) / len(right) >= 0.85  # loose: the measured figure is in bot/nlp/README.md
+
+
+@pytest.mark.parametrize("text", ["WHERE IS MY LAMP??? this is the third time im asking",
+                                  "how many times do i have to ask for my refund",
+                                  "this is the 4th time I've emailed about this"])
+def test_shouting_and_repeat_contact_are_negative(scorer, text):
+    # The first was neutral at +0.07: shouting and "third time" weighed almost nothing against
+    # words with no polarity. None of the three is a training sentence.
+    result = scorer.score(text)
+    assert result.label is SentimentLabel.NEGATIVE and result.score < -0.3
+
+
+@pytest.mark.parametrize("text", ["are the merino socks itchy?", "does the water bottle leak?",
+                                  "is the backpack heavy?"])
+def test_product_attribute_questions_are_neutral(scorer, text):
+    # "are the merino socks itchy?" was negative at -0.50: VADER and the embedding read the
+    # attribute word as a complaint. A plain question about it is not one.
+    assert scorer.score(text).label is SentimentLabel.NEUTRAL
+
+
+def test_the_parcel_turning_up_is_positive(scorer):
+    result = scorer.score("nvm it just arrived lol")
+    assert result.label is SentimentLabel.POSITIVE and result.score > 0.3
+
+
+def test_cue_features():
+    from bot.nlp.sentiment import extra_features
+
+    column = {name: i for i, name in enumerate(EXTRA_FEATURES)}
+    rows = extra_features(["WHERE IS MY LAMP??? this is the third time im asking", "are the socks itchy?",
+                           "I asked for the invoice three times now", "take it three times a day",
+                           "Why is my parcel late?", "I ordered it on Monday"])
+    shout, socks, asked, dosage, why, monday = rows
+    assert shout[column["repeated_question"]] == 1 and shout[column["frustration"]] == 1
+    assert shout[column["caps"]] == pytest.approx(13 / 39)  # WHERE IS MY LAMP: 13 of 39 letters
+    assert socks[column["plain_question"]] == 1 and socks[column["repeated_question"]] == 0
+    assert asked[column["frustration"]] == 1 and dosage[column["frustration"]] == 0
+    assert why[column["plain_question"]] == 0 and shout[column["plain_question"]] == 0
+    assert monday[column["caps"]] == 0  # ordinary capitals are not shouting
