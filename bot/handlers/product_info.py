@@ -5,7 +5,7 @@ stock said plainly, with an alternative."""
 from __future__ import annotations
 
 from bot.handlers.base import PERSON, Decision, Draft, Handler, Outcome, Situation
-from bot.knowledge.products import ProductAnswer, ProductAnswerKind, ProductQuestions
+from bot.knowledge.products import ProductAnswer, ProductAnswerKind, ProductQuestions, names_its_kind
 from bot.types import Recommendation, Source
 
 MIN_MATCH_CONFIDENCE = 0.9
@@ -43,9 +43,14 @@ class ProductInfo(Handler):
             loose = MIN_MATCH_CONFIDENCE - (0.2 if len(question.mention.split()) >= 2 else 0.0)
             if question.confidence < loose:
                 return None
+            best = situation.best
+            # "do you do price adjustments?" is the refunds page's, not the Ridgeline Adjustable Footrest's: a
+            # page that answers confidently wins over a product the customer named by no word of its kind.
+            if (best is not None and best.confident and best.similarity >= self.services.thresholds.answer_min_similarity
+                    and not names_its_kind(question)):
+                return None
             answer = shelf.answer(question)
             # "does the kettle come with a warranty?": what the listing does not say, a policy page may.
-            best = situation.best
             if answer.unsure and best is not None and best.similarity >= self.services.thresholds.clarify_min_similarity:
                 return None
             return answer

@@ -512,6 +512,20 @@ def _feature(product: ProductFacts, said: list[str]) -> str:
             f"What it does say: {about}")
 
 
+def names_its_kind(question: ProductQuestion) -> bool:
+    """Whether the customer's words for the product include its kind, the head noun of its name (typos
+    allowed): "the headlamp", "merrino sokcs" do; "adjustments" for the Ridgeline Adjustable Footrest
+    does not. A question naming a product by its SKU or as "it" counts as naming it."""
+    if not question.matches or not question.mention or _SKU.search(question.mention):
+        return True
+    name = question.matches[0].name.split(",")[0].split()
+    kinds = [w for w in name if not any(c.isdigit() for c in w)]
+    if not kinds:
+        return True
+    head = {_stem(w) for w in _tokens(kinds[-1])}
+    return any(_similarity(_stem(w), head) > 0 for w in _tokens(question.mention))
+
+
 def _framed(text: str) -> str | None:
     """The customer's words for the product in a product-shaped question, or None."""
     for frame in _FRAMES:

@@ -10,7 +10,7 @@ import pytest
 
 from bot.knowledge.catalog import read_catalog
 from bot.knowledge.catalog_index import CatalogIndex
-from bot.knowledge.products import Asked, ProductAnswerKind, ProductQuestions
+from bot.knowledge.products import Asked, ProductAnswerKind, ProductQuestions, names_its_kind
 from bot.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,3 +255,15 @@ def test_a_quality_in_the_products_own_name_is_a_yes(questions: ProductQuestions
     assert question is not None and question.asked is Asked.FEATURE and question.sku == "PET-FOD-24"
     answer = questions.answer(question)
     assert not answer.unsure and answer.text.startswith("Yes: it's the Trailmix Grain-Free Dog Food")
+
+
+@pytest.mark.parametrize(("text", "names_kind"), [
+    ("is the headlamp waterproof?", True),
+    ("how much are the merrino sokcs", True),  # typos still name socks
+    ("price of LMP-BAR-01", True),
+    ("Do you do price adjustments?", False),  # "adjustments" is only a modifier of the Adjustable Footrest
+])
+def test_whether_the_customer_named_the_products_kind(questions: ProductQuestions, text: str, names_kind: bool) -> None:
+    question = questions.match(text)
+    assert question is not None and question.found
+    assert names_its_kind(question) is names_kind
