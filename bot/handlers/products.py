@@ -13,12 +13,14 @@ class Products(Handler):
         understanding, thresholds = situation.understanding, self.services.thresholds
         if understanding.command is not None:
             return None
+        best = situation.best
         if understanding.asks_recommendation and situation.no_match_reason and not situation.products:
+            if best is not None and best.similarity >= thresholds.answer_min_similarity:
+                return None  # "do you have gift cards?": the pages speak of what the catalog does not carry
             # Honest, but the customer still has no help: it counts towards offering a person.
             return self.decision(f"asked for products, none fit ({situation.no_match_reason})", detail="none", miss=True)
         if not situation.products:
             return None
-        best = situation.best
         best_product = max((p.similarity for p in situation.products), default=0.0)
         if understanding.asks_recommendation and (situation.led_by_question or best is None or best_product >= best.similarity
                                                   or best.similarity < thresholds.answer_min_similarity):

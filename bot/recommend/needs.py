@@ -29,6 +29,7 @@ birthday christmas xmas holiday holidays anniversary occasion cheap affordable b
 up around about between and or over more above dollars dollar usd bucks price prices priced cost costs spend spending
 just also maybe perhaps kind sort type types with without in on at from this these those his her their it its
 everything else other another one ones wants needs always lot lots of all
+thx ty cheers ok okay so well hmm btw guys sell sells selling carry carries stock stocks offer offers
 """.split()) | _PEOPLE
 
 _MONEY = r"\$?\s*(\d+(?:[.,]\d{1,2})?)\s*(?:\$|dollars?|usd|bucks)?"

@@ -23,6 +23,10 @@ _THANKS = re.compile(r"^\s*((ok(ay)?|great|perfect|cool|awesome)[,!.]?\s*)?(than
 # Praise and thanks anywhere in a short message: "you guys are awesome, thank you!!"
 _THANKS_ANYWHERE = re.compile(r"^(?=.{0,80}$).*\b(thanks|thank you|thank u|thx|cheers|much appreciated|you('re| are) (awesome|great|the best)|"
                               r"you guys (are|rock)|that helped|perfect, thanks)\b", re.I | re.S)
+# Thanks followed by a new request is the request: "thanks! do you sell gift cards", "thx, can you check my order".
+_ASKS_MORE = re.compile(r"\b(?:thanks|thank you|thank u|thx|ty|cheers)\b.*\b(?:do you|can (?:i|you)|could you|how (?:do|can|long|much)|"
+                        r"where(?:'s| is| are)|what(?:'s| is| are)|when (?:will|do|does|is)|is there|are there|do i|i need|i want)\b",
+                        re.I)
 _REQUEST_VERB = r"(talk|speak|chat|connect|transfer|put me through|get|want|need|give me|escalate)"
 # "I need to talk to someone about my order": a person asked for without the words "human" or "agent".
 _TALK_TO_SOMEONE = re.compile(r"\b(talk|speak|chat)\s+(to|with)\s+(someone|somebody|a (real )?(person|human|manager))\b", re.I)
@@ -115,7 +119,8 @@ class Understand:
             embedding=embedding,
             sentiment=sentiment,
             is_greeting=bool(_GREETING.match(text)),
-            is_thanks=bool(_THANKS.match(text) or _THANKS_ANYWHERE.match(text)) and "?" not in text,
+            is_thanks=bool(_THANKS.match(text) or _THANKS_ANYWHERE.match(text)) and "?" not in text
+            and not _ASKS_MORE.search(text),
             # Phrases catch the unmistakable cases; the intent router catches the paraphrases.
             wants_human=bool(self._wants_human.search(text) or _TALK_TO_SOMEONE.search(text)) or intent.label == IntentLabel.HUMAN_AGENT,
             asks_order_status=bool(_ORDER_STATUS.search(text)) or intent.label == IntentLabel.ORDER_STATUS,
