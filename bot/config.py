@@ -501,6 +501,11 @@ class Handoff(Section):
         {"loyalty_tier": "Summit"},
         description="Customer attributes that mark a VIP; an unhappy VIP goes to a person at once.",
     )
+    vip_unhappy_sentiment: Annotated[float, Field(ge=-1, le=0)] = Field(
+        -0.5, description="A VIP is unhappy, and goes to a person at once, at or below this sentiment score: "
+                          "clearer than thresholds.negative_sentiment, so a VIP's misspelt price question or a "
+                          "'my order is late' gets an answer first (the negative-trend rule still counts it).",
+    )
     desk: Literal["console", "slack"] = Field(
         "console", description="Where agents pick up handoffs: the local console desk or a Slack channel."
     )

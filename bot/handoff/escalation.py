@@ -43,7 +43,7 @@ class Escalation:
             if pattern.search(understanding.text):
                 return topic_rule(topic)
         negative = self.is_negative(understanding)
-        if negative and self._is_vip(customer):
+        if negative and understanding.sentiment.score <= self._rules.vip_unhappy_sentiment and self._is_vip(customer):
             return EscalationRule.VIP_UNHAPPY
         if self._rules.negative_turns and negative and state.negatives + 1 >= self._rules.negative_turns:
             return EscalationRule.NEGATIVE_TREND
