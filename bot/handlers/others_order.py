@@ -28,10 +28,29 @@ _ABOUT_OTHERS = re.compile(
 _STAFF_VOICE = re.compile(r"\b(?:I|we)\s+(?:ordered|bought)\b.*\bfor\s+(?:my|a)\b", re.I)  # "I ordered it for my wife"
 
 
+# An email the customer gives as their own ("it's me (ana.private@…)", "my other email is …") is theirs.
+_OWN_EMAIL_BEFORE = re.compile(r"(?:\bmy\b[^.?!@]{0,25}|\b(?:it'?s|this is|i'?m|i am)\s+(?:me\b)?[\s(:,-]*)$", re.I)
+# ... one asked about is another's: "ben@….com's order", "what ben@… ordered", "check ben@…".
+_OTHERS_EMAIL_AFTER = re.compile(r"^(?:'s|’s|\s+(?:\w+\s+){0,2}?(?:ordered|bought|purchased|orders?|account|package|parcel)\b)", re.I)
+_OTHERS_EMAIL_BEFORE = re.compile(r"\b(?:check|look up|look at|find|track|for|of)\s+$", re.I)
+
+
+def _asks_about_another_email(text: str, own_email: str | None) -> bool:
+    own = (own_email or "").lower()
+    for match in _EMAIL.finditer(text):
+        if match.group(0).lower() == own:
+            continue
+        before, after = text[:match.start()], text[match.end():]
+        if _OWN_EMAIL_BEFORE.search(before):
+            continue
+        if _OTHERS_EMAIL_AFTER.match(after) or _OTHERS_EMAIL_BEFORE.search(before):
+            return True
+    return False
+
+
 def about_someone_else(text: str, own_email: str | None) -> bool:
     """Whether ``text`` asks about another person's order or account."""
-    emails = {e.lower() for e in _EMAIL.findall(text)}
-    if emails - {(own_email or "").lower()}:
+    if _asks_about_another_email(text, own_email):
         return True
     return bool(_ABOUT_OTHERS.search(text)) and not _STAFF_VOICE.search(text)
 

@@ -18,6 +18,7 @@ OWN = "priya.raman@example.org"
     "what's Ben's order status",
     "my mum's refund never came",
     "where is her package?",
+    "can you look up orders for ben.okafor@example.com",
 ])
 def test_someone_elses_order(text: str) -> None:
     assert about_someone_else(text, OWN)
@@ -26,6 +27,9 @@ def test_someone_elses_order(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "where is my order?",
     "my email is priya.raman@example.org, where's my order 1041",
+    "hi, it's me (priya.private@example.org, +1 415 867 5309) - where is my order?",  # another email of hers
+    "my other email is priya.work@example.com, can you check that account too?",
+    "I ordered with priya.work@example.com, where is it?",
     "I ordered a gift for my friend, where is it?",
     "I bought it for my wife, can she return it?",
     "Is Northwind's return policy 30 days?",
