@@ -146,6 +146,11 @@ class Templates(Section):
     order_problem_lead: str = "I'm sorry about that{name_suffix}. Here's what applies to your order {order_id} ({items}, {status}):"
     # A request about an order (a return, a cancellation, an address, its warranty) is no mishap to apologise for.
     order_request_lead: str = "Here's what applies to your order {order_id} ({items}, {status}){name_suffix}:"
+    # Asked to cancel an order that has shipped or been delivered.
+    order_cancel_too_late: str = (
+        "Your order {order_id} ({items}) has already {status_done}{name_suffix}, so it can't be cancelled any more. "
+        "Here's what you can do:"
+    )
     order_total: str = "Your order {order_id} ({items}) came to ${total}."
     order_when: str = "You placed order {order_id} ({items}) {ordered}."
     order_tracking_only: str = "The tracking number for your order {order_id} ({items}) is {tracking}."

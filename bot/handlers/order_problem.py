@@ -128,6 +128,10 @@ class OrderProblem(Handler):
         extra = {k: v for k, v in fields.items() if k not in fill}
         if decision.detail in {"late", "missing"}:
             lead = status_text(order, self.t)
+        elif decision.detail == "cancel" and order.status in {"shipped", "delivered"}:
+            # Say first what a person would: it is past cancelling (the section says what can be done).
+            done = "shipped" if order.status == "shipped" else "been delivered"
+            lead = fmt(self.t.order_cancel_too_late, fill, status_done=done, **extra)
         elif decision.detail in _REQUESTS:
             lead = fmt(self.t.order_request_lead, fill, **extra)
         else:
