@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bot.errors import RapportError
-from bot.nlp.intents import OOS, IntentPrediction, _confidences
+from bot.nlp.intents import IntentPrediction, _confidences, predictions
 
 FORMAT = 1
 # scikit-learn's default token_pattern and its char_wb whitespace normaliser.
@@ -193,11 +193,7 @@ class LinearIntentModel:
         """Predict a batch; ``embeddings`` lets the engine reuse the vectors it already computed."""
         threshold = self.threshold if threshold is None else threshold
         scores = self.decision_scores(texts, embeddings)
-        out = []
-        for row, conf in zip(scores, self.confidences(scores)):
-            best, conf = str(self.labels_[int(row.argmax())]), float(conf)
-            out.append(IntentPrediction(OOS if conf < threshold else best, round(conf, 4), best))
-        return out
+        return predictions(self.labels_, scores, self.confidences(scores), threshold)
 
     def predict_one(self, text: str, embedding: np.ndarray | None = None) -> IntentPrediction:
         embeddings = None if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(1, -1)

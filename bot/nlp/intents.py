@@ -94,6 +94,17 @@ def read_examples_csv(path: str | Path) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+def predictions(labels: Sequence[str], scores: np.ndarray, confidences: np.ndarray,
+                threshold: float) -> list[IntentPrediction]:
+    """One prediction per row of decision ``scores``: the top label, or ``oos`` below ``threshold``
+    (shared by the training classifier and the served numpy model, so both decide alike)."""
+    out = []
+    for row, conf in zip(scores, confidences, strict=True):
+        best, conf = str(labels[int(row.argmax())]), float(conf)
+        out.append(IntentPrediction(OOS if conf < threshold else best, round(conf, 4), best))
+    return out
+
+
 def _confidences(calibration: np.ndarray, scores: np.ndarray) -> np.ndarray:
     a, b, c = calibration
     f = _confidence_features(scores)
@@ -294,12 +305,7 @@ class IntentClassifier:
         """Predict a batch; ``embeddings`` lets the engine reuse the vectors it already computed."""
         threshold = self.threshold if threshold is None else threshold
         scores = self.decision_scores(texts, embeddings)
-        confidence = self.confidences(scores)
-        out = []
-        for row, conf in zip(scores, confidence):
-            best, conf = str(self.labels_[int(row.argmax())]), float(conf)
-            out.append(IntentPrediction(OOS if conf < threshold else best, round(conf, 4), best))
-        return out
+        return predictions(self.labels_, scores, self.confidences(scores), threshold)
 
     def predict_one(self, text: str, embedding: np.ndarray | None = None) -> IntentPrediction:
         embeddings = None if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(1, -1)
