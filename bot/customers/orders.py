@@ -75,6 +75,11 @@ def order_numbers(text: str) -> list[str]:
     return found
 
 
+def numbers_not_theirs(text: str, orders: Sequence[OrderSummary]) -> list[str]:
+    """The order numbers the text names that are not among these (the customer's own) orders."""
+    return [number for number in order_numbers(text) if find_order(number, orders) is None]
+
+
 def find_order(number: str, orders: Sequence[OrderSummary]) -> OrderSummary | None:
     """This customer's order with that number; None when it is not one of theirs."""
     wanted = number.upper().lstrip("#")

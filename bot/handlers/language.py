@@ -5,7 +5,7 @@ a person."""
 from __future__ import annotations
 
 from bot.handlers.base import ORDER_SOURCE, PERSON, Decision, Draft, Handler, Outcome, Situation, cited, source_of
-from bot.customers.orders import find_order, order_numbers
+from bot.customers.orders import numbers_not_theirs
 from bot.handlers.order_status import default_order, status_text
 from bot.nlp.language import phrases_for
 
@@ -50,5 +50,4 @@ class OtherLanguage(Handler):
 
 def _names_an_order_not_theirs(situation: Situation) -> bool:
     insights = situation.context.insights
-    orders = insights.orders or insights.recent_orders
-    return any(find_order(number, orders) is None for number in order_numbers(situation.text))
+    return bool(numbers_not_theirs(situation.text, insights.orders or insights.recent_orders))

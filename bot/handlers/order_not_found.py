@@ -3,7 +3,7 @@ order, never a silent swap to one of theirs."""
 
 from __future__ import annotations
 
-from bot.customers.orders import find_order, order_numbers
+from bot.customers.orders import numbers_not_theirs
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
 
 
@@ -16,10 +16,10 @@ class OrderNotFound(Handler):
             return None
         insights = situation.context.insights
         orders = insights.orders or insights.recent_orders
-        for number in order_numbers(situation.text):
-            if find_order(number, orders) is None:
-                return self.decision(f"order {number} is not on this customer's account", order_ref=number)
-        return None
+        unknown = numbers_not_theirs(situation.text, orders)
+        if not unknown:
+            return None
+        return self.decision(f"order {unknown[0]} is not on this customer's account", order_ref=unknown[0])
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
         insights = situation.context.insights

@@ -25,7 +25,7 @@ _ABOUT_OTHERS = re.compile(
     rf"\bmy\s+{_PEOPLE}\s+(?:ordered|bought|placed|purchased|paid for)\b|"
     # "what did Ben order?", "what has she bought?"
     r"\bwhat\s+(?:did|has)\s+(?:he|she|they|[A-Z][a-z]{2,})\s+(?:order|ordered|buy|bought|purchase)\b")
-_STAFF_VOICE = re.compile(r"\b(?:I|we)\s+(?:ordered|bought)\b.*\bfor\s+(?:my|a)\b", re.I)  # "I ordered it for my wife"
+_BOUGHT_FOR = re.compile(r"\b(?:I|we)\s+(?:ordered|bought)\b.*\bfor\s+(?:my|a)\b", re.I)  # "I ordered it for my wife"
 
 
 # An email the customer gives as their own ("it's me (ana.private@…)", "my other email is …") is theirs.
@@ -52,7 +52,7 @@ def about_someone_else(text: str, own_email: str | None) -> bool:
     """Whether ``text`` asks about another person's order or account."""
     if _asks_about_another_email(text, own_email):
         return True
-    return bool(_ABOUT_OTHERS.search(text)) and not _STAFF_VOICE.search(text)
+    return bool(_ABOUT_OTHERS.search(text)) and not _BOUGHT_FOR.search(text)
 
 
 class OthersOrder(Handler):
