@@ -42,15 +42,15 @@ _QUESTION_WORDS = re.compile(r"^\s*(?:what|where|when|which|who|how|why|can|coul
 _FILLER = re.compile(r"^\s*(?:btw|fyi|by the way|just so you know|oh and|also)[,:\s]+|[,\s]+(?:btw|fyi|lol|haha|:\))\s*$",
                      re.I)
 
-# "what did I tell you about my dog?", "do you remember what I said about my wife", "remind me what I told you
-# about my marathon", "what do you know about my kids?"
+# "what did I tell you about my dog?" (or "what did i tell u about…"), "do you remember what I said about
+# my wife", "remind me what I told you about my marathon", "what do you know about my kids?"
 _ASKED = re.compile(
-    r"\b(?:what|anything)\s+(?:did|have)\s+i\s+(?:tell|told|say|said|mention|mentioned)(?:\s+(?:to\s+)?you)?\s+"
+    r"\b(?:what|anything)\s+(?:did|have)\s+i\s+(?:tell|told|say|said|mention|mentioned)(?:\s+(?:to\s+)?(?:you|u|ya))?\s+"
     r"(?:about|regarding|on)\s+(?P<a>[^?.!]+)|"
-    r"\b(?:do|did)\s+you\s+remember\s+what\s+i\s+(?:said|told you|mentioned)\s+(?:about|regarding)\s+(?P<b>[^?.!]+)|"
-    r"\bremind\s+me\s+what\s+i\s+(?:said|told you|mentioned)\s+(?:about|regarding)\s+(?P<c>[^?.!]+)|"
-    r"\bwhat\s+do\s+you\s+(?:know|remember)\s+about\s+(?P<d>(?:my|our)\s+[^?.!]+)", re.I)
-_STOP = frozenset("a an the my our me i you your of to for about and or is are was were it that this what did "
+    r"\b(?:do|did)\s+(?:you|u|ya)\s+remember\s+what\s+i\s+(?:said|told (?:you|u|ya)|mentioned)\s+(?:about|regarding)\s+(?P<b>[^?.!]+)|"
+    r"\bremind\s+me\s+what\s+i\s+(?:said|told (?:you|u|ya)|mentioned)\s+(?:about|regarding)\s+(?P<c>[^?.!]+)|"
+    r"\bwhat\s+do\s+(?:you|u|ya)\s+(?:know|remember)\s+about\s+(?P<d>(?:my|our)\s+[^?.!]+)", re.I)
+_STOP = frozenset("a an the my our me i you u ya your of to for about and or is are was were it that this what did "
                   "tell told say said mention mentioned do remember know".split())
 _WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
 

@@ -45,6 +45,8 @@ def test_it_is_said_back_in_the_second_person() -> None:
 
 @pytest.mark.parametrize("question, topic", [
     ("what did i tell you about my dog?", "my dog"),
+    ("what did i tell u about my dog", "my dog"),
+    ("do u remember what i told u about my wife?", "my wife"),
     ("Do you remember what I said about my wife", "my wife"),
     ("remind me what I told you about the marathon", "the marathon"),
     ("what do you know about my kids?", "my kids"),
