@@ -27,6 +27,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.engine import Engine
+from bot.locks import ConversationBusy
 from bot.errors import DeliveryFailed
 from bot.metrics import METRICS
 from bot.notify import ReplyNotices
@@ -228,6 +229,11 @@ class Delivery:
                 self._again.discard(key)
                 try:
                     await self._engine.run_queue(conversation)
+                except ConversationBusy as busy:
+                    # Another process runs this conversation: one line, no traceback; the turn waits its turn.
+                    log.warning("conversation busy in another process for %.0fs; the turn stays queued for a retry",
+                                busy.waited, extra={"platform": conversation.platform, "conversation": key})
+                    break
                 except Exception:
                     log.exception("a turn failed; it stays queued for a retry",
                                   extra={"platform": conversation.platform})

@@ -14,11 +14,24 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
+from redis.exceptions import LockError
+
 # A Redis lock lives this long unless its holder extends it (every third of it, while the turn runs):
 # a process killed mid-turn frees its conversations within seconds, not after a minute.
 LOCK_TTL_SECONDS = 10
 # How long a turn waits for its conversation before it fails (and its message is retried).
 LOCK_WAIT_SECONDS = 60
+
+
+class ConversationBusy(LockError):
+    """Another process held the conversation for all of ``LOCK_WAIT_SECONDS``: this turn gave up waiting
+    and stays queued, so a later run (the sweep, a redelivery) takes it. Expected under load, not a bug:
+    it is logged as one line with the conversation, never as a traceback."""
+
+    def __init__(self, conversation: str, waited: float) -> None:
+        super().__init__(f"conversation {conversation} still held by another process after {waited:.0f}s")
+        self.conversation = conversation
+        self.waited = waited
 
 
 class ConversationLocks:
@@ -57,23 +70,26 @@ class RedisConversationLocks(ConversationLocks):
     oldest first (``Inbox.lease_next``), so a spin lock's unfairness cannot reorder a burst.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, wait_seconds: float = LOCK_WAIT_SECONDS) -> None:
         super().__init__()
         self._redis: Any = redis_client(url)
+        self.wait_seconds = wait_seconds
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
         async with super().hold(key):
             lock = self._redis.lock(f"rapport:conversation:{key}", timeout=LOCK_TTL_SECONDS,
-                                    blocking_timeout=LOCK_WAIT_SECONDS, sleep=0.02)
-            async with lock:
-                keeper = asyncio.create_task(_keep_alive(lock), name="redis-lock-keeper")
-                try:
-                    yield
-                finally:
-                    keeper.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await keeper
+                                    blocking_timeout=self.wait_seconds, sleep=0.02)
+            if not await lock.acquire():
+                raise ConversationBusy(key, self.wait_seconds)
+            keeper = asyncio.create_task(_keep_alive(lock), name="redis-lock-keeper")
+            try:
+                yield
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+                await lock.release()
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.locks import RedisConversationLocks, redis_options
+from redis.exceptions import LockError
+
+from bot.delivery import Delivery
+from bot.locks import ConversationBusy, RedisConversationLocks, redis_options
+from bot.types import ConversationKey
 
 REDIS_URL = os.environ.get("RAPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -58,6 +62,54 @@ async def test_two_processes_take_turns_in_one_conversation(redis_url: str) -> N
     finally:
         await web.close()
         await worker.close()
+
+
+async def test_a_turn_that_waits_too_long_gives_up_with_the_conversation_named(redis_url: str) -> None:
+    web, worker = RedisConversationLocks(redis_url), RedisConversationLocks(redis_url, wait_seconds=0.3)
+    try:
+        async with web.hold("slack:T1:C9:1700.9"):
+            with pytest.raises(ConversationBusy) as busy:
+                async with worker.hold("slack:T1:C9:1700.9"):
+                    pytest.fail("two processes held one conversation at once")
+        # Still a LockError, as before: whatever caught that catches this.
+        assert isinstance(busy.value, LockError)
+        assert busy.value.conversation == "slack:T1:C9:1700.9" and busy.value.waited == 0.3
+        # The holder let go: the one that gave up gets it now.
+        async with worker.hold("slack:T1:C9:1700.9"):
+            pass
+    finally:
+        await web.close()
+        await worker.close()
+
+
+class _BusyEngine:
+    """An engine whose conversation another process holds for the whole wait."""
+
+    runs = 0
+
+    async def run_queue(self, conversation: ConversationKey) -> dict[str, object]:
+        self.runs += 1
+        raise ConversationBusy(str(conversation), 60)
+
+
+class _NothingToSend:
+    outbox = None
+
+    async def deliver(self, conversation: ConversationKey | None = None) -> int:
+        return 0
+
+
+async def test_a_busy_conversation_is_logged_as_one_line_with_its_ids(caplog: pytest.LogCaptureFixture) -> None:
+    engine = _BusyEngine()
+    delivery = Delivery(engine, _NothingToSend())  # type: ignore[arg-type]
+    conversation = ConversationKey("slack", "T1", "C9", "1700.9")
+    with caplog.at_level("WARNING", logger="rapport.delivery"):
+        await delivery._answer(conversation)
+    records = [r for r in caplog.records if r.name == "rapport.delivery"]
+    assert len(records) == 1 and records[0].levelname == "WARNING"
+    assert records[0].exc_info is None  # no traceback
+    assert getattr(records[0], "conversation") == "slack:T1:C9:1700.9" and getattr(records[0], "platform") == "slack"
+    assert engine.runs == 1  # given up for now, not retried in a loop: the sweep takes the turn later
 
 
 @pytest.fixture
