@@ -1,8 +1,9 @@
 """Which language a customer writes in, offline, and what the offline composer says to those
 who do not write in English.
 
-Detection is py3langid (a naive-Bayes byte n-gram model that ships inside the package, ~3 MB,
-loaded once in ~0.7 s; ~0.03 ms a message), restricted to the languages customers realistically
+Detection is py3langid's model (a naive-Bayes byte n-gram model that ships inside the package,
+~4.5 MB), held in ~10 MB by :mod:`bot.nlp.language_model` with the same answers, loaded once in
+~1.2 s of CPU; ~0.1 ms a message), restricted to the languages customers realistically
 write in, which removes most confusions on short text. Short messages carry too little evidence
 for any model ("ok", "hi", "Halo LED Desk Lamp", "order 1042?"), so before asking the model we
 drop what is not language (numbers, order references, SKUs, links, e-mail addresses, /commands and,
@@ -23,6 +24,7 @@ taken as English.
 from __future__ import annotations
 
 import csv
+import logging
 import re
 import threading
 import unicodedata
@@ -31,6 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.nlp.language_model import ModelLayoutError, NgramLanguageIdentifier
+
+log = logging.getLogger("rapport.language")
 EVAL_CSV = Path(__file__).resolve().parent / "language_eval.csv"
 
 ENGLISH = "en"
@@ -144,7 +149,7 @@ class LanguageDetector:
         the catalog); they are dropped before detection. Thresholds apply to Latin-script text; a
         message mostly in another script (Cyrillic, CJK, Arabic, …) needs only two letters."""
         self._candidates = list(candidates)
-        self._model: Any = None  # loaded by the first message long enough to need it (~50 MB, ~0.7 s)
+        self._model: Any = None  # loaded by the first message long enough to need it (~10 MB, ~1.2 s of CPU)
         self._loading = threading.Lock()
         self._known = frozenset(w.lower() for w in known_words)
         self._min_words = min_words
@@ -172,14 +177,22 @@ class LanguageDetector:
     def _identifier(self) -> Any:
         with self._loading:  # detect runs on worker threads: two first messages load it once
             if self._model is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-                model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-                model.set_languages(self._candidates)
-                # set_languages keeps the 97-language table for a later reset we never make: drop it (~20 MB).
-                model._full_model = (model.nb_ptc, model.nb_pc, model.nb_classes)
-                self._model = model
+                try:  # ~10 MB, the same answers (bot/nlp/language_model.py)
+                    self._model = NgramLanguageIdentifier.from_py3langid(self._candidates)
+                except ModelLayoutError as error:  # another py3langid's file: its own loader, ~50 MB
+                    log.warning("py3langid's model loaded whole (~50 MB, ~105 MB while loading): %s", error)
+                    self._model = _py3langid_identifier(self._candidates)
         return self._model
+
+
+def _py3langid_identifier(candidates: list[str]) -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    model.set_languages(candidates)
+    # set_languages keeps the 97-language table for a later reset we never make: drop it (~20 MB).
+    model._full_model = (model.nb_ptc, model.nb_pc, model.nb_classes)
+    return model
 
 
 def _latin_share(words: list[str]) -> float:
