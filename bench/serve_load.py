@@ -116,12 +116,14 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
-    shutil.rmtree(scratch, ignore_errors=True)  # kept only when the run failed (its log is there)
     wall, latencies, unanswered = timings
+    if not unanswered:  # kept when the run failed or a message went unanswered: the command's log is there
+        shutil.rmtree(scratch, ignore_errors=True)
     ordered = sorted(latencies)
     return {
         "benchmark": "serve_load", "command": args.command, "conversations": args.conversations,
-        "messages": args.messages, "answered": len(ordered), "unanswered": unanswered, "unanswered_texts": UNANSWERED, "vectors": "chroma server" if args.chroma_url else "embedded chroma",
+        "messages": args.messages, "answered": len(ordered), "unanswered": unanswered, "unanswered_texts": UNANSWERED,
+        "log": str(scratch / "log") if unanswered else None, "vectors": "chroma server" if args.chroma_url else "embedded chroma",
         "startup_seconds": round(startup, 2), "idle": idle, "after_load": loaded,
         "replies_per_second": round(len(ordered) / wall, 1),
         "p50_ms": round(statistics.median(ordered), 1),

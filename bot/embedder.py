@@ -278,15 +278,20 @@ class OnnxMiniLM:
     prepared (a read-only disk) the shipped file is optimized in this process, as before, with a
     warning. ``prepared=False`` always does that (the benchmark's "before").
 
-    ``batch_size`` texts per model run: a run's activations are freed after it but stay in the
-    process (the allocator keeps them), so 64 texts at a time left ~50 MB more than 16 for about
-    the same CPU per text (README)."""
+    ``batch_size`` texts per model run, and at most ``max_tokens`` tokens in one (its texts padded to
+    the longest): a run's activations grow with its texts times its length squared (attention), and
+    the allocator keeps much of what it freed, so 64 texts at a time left ~50 MB more than 16 for
+    about the same CPU per text, and 256 texts of up to ~100 tokens peaked 212 MB above the loaded
+    model in runs of 16; at most 256 tokens a run, 34 MB, and less CPU (less padding; README).
+    Texts are sorted by their token count first, so a run's padding stays small; short messages
+    (16 of up to 16 tokens) still share one run."""
 
     name = "all-MiniLM-L6-v2/onnx-int8"
     dimension = 384
 
     def __init__(self, threads: int | None = None, batch_size: int = 16, prepared: bool = True,
-                 cache_dir: Path | None = None, session_config: dict[str, str] | None = None) -> None:
+                 cache_dir: Path | None = None, session_config: dict[str, str] | None = None,
+                 max_tokens: int = MAX_TOKENS) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -320,24 +325,35 @@ class OnnxMiniLM:
         self._session = ort.InferenceSession(str(self.prepared or model), options, providers=["CPUExecutionProvider"])
         self._tokenizer = Tokenizer.from_file(str(vocab))
         self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer.no_padding()  # (the shipped tokenizer.json pads) each run is padded to its own longest
         self._batch_size = batch_size
+        self._max_tokens = max_tokens
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # Sorting by length keeps padding small inside each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        tokens = [e.ids for e in self._tokenizer.encode_batch(texts)]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self._batch_size):
-            index = order[start : start + self._batch_size]
-            out[index] = self._embed_batch([texts[i] for i in index])
+        for index in self._runs([len(t) for t in tokens]):
+            out[index] = self._embed_batch([tokens[i] for i in index])
         return out
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        encoded = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+    def _runs(self, lengths: list[int]) -> list[list[int]]:
+        """Indexes of the texts for each model run: shortest first, at most ``batch_size`` texts and
+        ``max_tokens`` tokens (texts × the longest) a run."""
+        runs: list[list[int]] = [[]]
+        for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+            run = runs[-1]
+            if run and (len(run) == self._batch_size or (len(run) + 1) * lengths[i] > self._max_tokens):
+                runs.append(run := [])
+            run.append(i)
+        return runs
+
+    def _embed_batch(self, tokens: list[list[int]]) -> np.ndarray:
+        ids = np.zeros((len(tokens), max(len(t) for t in tokens)), dtype=np.int64)  # [PAD] is id 0
+        mask = np.zeros_like(ids)
+        for row, text in enumerate(tokens):
+            ids[row, : len(text)], mask[row, : len(text)] = text, 1
         hidden = self._session.run(
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )[0]

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from bot.embedder import EmbeddingBatcher, embed_async, load_embedder
+from bot.embedder import EmbeddingBatcher, OnnxMiniLM, embed_async, load_embedder
 
 
 class CountingModel:
@@ -99,3 +99,20 @@ async def test_the_real_model_batched_gives_the_vectors_it_gives_one_by_one() ->
         batcher.close()
     assert batcher.calls == 1
     np.testing.assert_allclose(np.concatenate(results), alone, atol=1e-5)
+
+
+def test_model_runs_hold_at_most_16_texts_and_256_tokens_and_give_the_vectors_of_one_by_one() -> None:
+    model = load_embedder()
+    assert isinstance(model, OnnxMiniLM)
+    lengths = [3, 250, 12, 12, 40, 9, 300, 64, 64, 64, 64, 5] + [10] * 20
+    runs = model._runs(lengths)  # noqa: SLF001 - the run plan is what bounds the activations
+    assert sorted(i for run in runs for i in run) == list(range(len(lengths)))
+    for run in runs:
+        assert len(run) <= 16 and (len(run) == 1 or len(run) * max(lengths[i] for i in run) <= 256), run
+    assert [len(run) for run in runs if max(lengths[i] for i in run) <= 12][0] == 16  # short messages share a run
+    assert [1] in runs and [6] in runs  # 250 and 300 tokens: each alone
+
+    words = "my desk lamp arrived damaged and the refund for the second order has not come".split()
+    texts = [" ".join(words[: 1 + n % len(words)] * (1 + n // 5)) for n in range(40)]  # 2 to ~200 tokens
+    alone = np.stack([model.embed([t])[0] for t in texts])
+    np.testing.assert_allclose(model.embed(texts), alone, atol=1e-5)
