@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from bot.handlers.answer import answers
 from bot.handlers.base import ORDER_SOURCE, Decision, Draft, Handler, Outcome, Situation, fmt
 from bot.handlers.order_status import asks_status, default_order, order_fields
 
@@ -39,8 +40,11 @@ class Purchases(Handler):
         elif _PRICE.search(text) and context.order is not None and (
                 context.order_named_now or (context.state.order_id and context.state.last_action != "product_info")):
             kind = "total"  # about the order under discussion; after a product question "it" is the product
-        elif (_MENTION.search(text) or context.order_named_now) and context.order is not None and not asks_status(situation):
-            kind = "mention"  # "I ordered a desk lamp last week", "about my desk lamp order"
+        elif (_MENTION.search(text) or context.order_named_now) and context.order is not None and not asks_status(situation) \
+                and not answers(situation.best, self.services.thresholds.answer_min_similarity):
+            # "I ordered a desk lamp last week", "about my desk lamp order"; but "my kettle got cheaper since I
+            # bought it, can I get the difference?" asks what a page answers (the price adjustment).
+            kind = "mention"
         else:
             return None
         if not orders:

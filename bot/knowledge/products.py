@@ -69,7 +69,10 @@ _ASKED = (
     (Asked.PRICE, re.compile(r"\bhow much\b|\bprice[sd]?\b|\bpricing\b|\bcosts?\b|\bcharge for\b|\$\s*\?", re.I)),
     (Asked.STOCK, re.compile(
         r"\bin[- ]stock\b|\bout of stock\b|\bback in\b|\brestock|\bsold out\b|\bavailab|\bleft\b"
-        r"|\bdo you (?:guys )?(?:still )?(?:have|carry|sell|stock)\b|\bcan i (?:still )?(?:buy|get|order)\b", re.I)),
+        r"|\bdo you (?:guys )?(?:still )?(?:have|carry|sell|stock)\b|\bcan i (?:still )?(?:buy|get|order)\b"
+        # "can I get the difference / a refund / my money back" asks for money, not for the product.
+        r"(?!\s+(?:the difference|a refund|my refund|refunded|my money|money|back|the money|a price|a discount|"
+        r"a replacement|store credit|a receipt|an? invoice|a price adjustment))", re.I)),
     (Asked.SIZES, re.compile(r"\bsizes?\b|\bsizing\b|\bcome[s]? in\b|\bdimensions?\b|\bhow (?:big|large|small|wide|tall)\b"
                              r"|\bmeasure(?:ments)?\b|\bwhat fits?\b", re.I)),
     (Asked.DETAILS, re.compile(r"\btell me (?:more )?about\b|\bdetails?\b|\bspecs?\b|\bspecifications?\b|\bdescribe\b"

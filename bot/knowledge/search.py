@@ -21,6 +21,7 @@ import numpy as np
 
 from bot.embedder import Embedder, embed_async
 from bot.knowledge.lexical import LexicalDocument, LexicalIndex, SectionKey
+from bot.knowledge.product_words import ProductWords
 from bot.store.vectors import Metadata, VectorCollection, VectorHit
 
 # How far lexical agreement may move the dense score: ±0.1 around the cosine. Chosen on the
@@ -31,6 +32,11 @@ LEXICAL_NEUTRAL = 0.5
 # The best section must lead the next one by this much to be answered without asking which
 # was meant; below it, two sections answer the question about equally well.
 CONFIDENT_MARGIN = 0.03
+# Below this best score the question as written found nothing near (config's clarify_min_similarity by
+# default): if it names a product, it is read again with the product said as "item". Only then: a question
+# that found its section as written ("how do i send back the socks") keeps it, while "item" would pull
+# it towards the sections that say "item" ("What if my item arrived damaged…").
+GENERAL_READING_BELOW = 0.4
 # Nearest vectors fetched per collection: every section has two (heading alone, heading +
 # answer), and the lexical view may promote a section the cosine ranked well below the top.
 DENSE_POOL = 64
@@ -142,6 +148,32 @@ def fused_similarity(dense: float, coverage: float) -> float:
 Coverage = dict[LexicalIndex, dict[SectionKey, float]]
 
 
+async def _read(embedding: np.ndarray, text: str, sources: Sequence[tuple[VectorCollection, LexicalIndex | None]],
+                best: dict[SectionKey, tuple[float, _Candidate, float]]) -> None:
+    """Score the sections for one reading of the question, keeping each section's best score so far
+    (with its candidate and keyword coverage) in ``best``."""
+    candidates = await _candidates(embedding, sources)
+    coverage = _coverage(text, {c.index for c in candidates.values() if c.index is not None})
+    for key, c in candidates.items():
+        score = _score(c, key, coverage)
+        if key not in best or score > best[key][0]:
+            best[key] = (score, c, coverage.get(c.index, {}).get(key, 0.0) if c.index is not None else 0.0)
+
+
+async def _candidates(embedding: np.ndarray,
+                      sources: Sequence[tuple[VectorCollection, LexicalIndex | None]]) -> dict[SectionKey, _Candidate]:
+    """The nearest sections of each collection, each with its best cosine (a section has two vectors)."""
+    candidates: dict[SectionKey, _Candidate] = {}
+    for collection, index in sources:
+        # Candidates come from the vector store, so a section deleted there is never returned,
+        # whatever a keyword index built earlier remembers.
+        for h in await collection.query(embedding, DENSE_POOL):
+            key = (str(h.metadata.get("source", "")), int(h.metadata.get("chunk", 0)))
+            if key not in candidates or h.similarity > candidates[key].dense:
+                candidates[key] = _Candidate(h, h.similarity, index)
+    return candidates
+
+
 def _coverage(text: str, indexes: set[LexicalIndex]) -> Coverage:
     """Each index's matching sections and their coverage. An index is left out when the query
     has no informative word in it ("hi", or no text at all): then the dense score stands alone."""
@@ -165,6 +197,11 @@ class KnowledgeBase:
     again as corrected ("how lnog does shiping take" -> "how long does shipping take"):
     MiniLM's word pieces of a misspelt word carry little of its meaning. Without one, the
     engine's embedding is used as it is and only the keyword side sees the correction.
+
+    A question naming one of the shop's products that finds nothing near as written ("my kettle got
+    cheaper since I bought it": 0.30) is read again with the product said as "item"
+    (``bot/knowledge/product_words.py``), and each section keeps the better of its two scores: the
+    product's name no longer drowns the policy it asks about.
     """
 
     def __init__(self, pages: PageCollections, catalog: VectorCollection, embedder: Embedder | None = None) -> None:
@@ -173,6 +210,8 @@ class KnowledgeBase:
         self._embedder = embedder
         # Answer votes re-rank sections (bot/learning/answers.py sets this); None: retrieval alone.
         self.learning: AnswerRanker | None = None
+        self._products: ProductWords | None = None
+        self._products_built_at = -1  # the pages' index build it was read with: an ingest reads it again
 
     @classmethod
     async def open(cls, pages: PageCollections, catalog: VectorCollection,
@@ -185,6 +224,7 @@ class KnowledgeBase:
     async def load(self) -> None:
         """Build the keyword indexes from the stored sections; ingest rebuilds them after a change."""
         await self.pages.refresh_lexical()
+        await self._product_words()
 
     async def search(self, embedding: np.ndarray, limit: int = 3, include_internal: bool = False,
                      text: str = "", customer_id: int | None = None, learn: bool = True) -> list[KnowledgeHit]:
@@ -193,25 +233,27 @@ class KnowledgeBase:
         ``embedding`` is the query's unit vector; ``text`` its words (empty: dense ranking
         alone). ``include_internal`` adds staff-only pages (staff asking, never customers).
         """
+        respelt = None
         if text:
             await self.pages.ensure_lexical()
-            embedding = await self._respelt_embedding(embedding, text)
+            respelt = self._respelt(text)
+            if respelt is not None and self._embedder is not None:
+                embedding = (await embed_async(self._embedder, [respelt]))[0]
         sources: list[tuple[VectorCollection, LexicalIndex | None]] = [(self.pages.public, self.pages.lexical_public)]
         if include_internal:
             sources.append((self.pages.internal, self.pages.lexical_internal))
-        candidates: dict[SectionKey, _Candidate] = {}
-        for collection, index in sources:
-            # Candidates come from the vector store, so a section deleted there is never returned,
-            # whatever a keyword index built earlier remembers.
-            for h in await collection.query(embedding, DENSE_POOL):
-                key = (str(h.metadata.get("source", "")), int(h.metadata.get("chunk", 0)))
-                if key not in candidates or h.similarity > candidates[key].dense:
-                    candidates[key] = _Candidate(h, h.similarity, index)
-        coverage = _coverage(text, {c.index for c in candidates.values() if c.index is not None})
-        scored = sorted(((_score(c, key, coverage), key, c) for key, c in candidates.items()), key=lambda item: -item[0])
+        # Each section's best score over the readings of the question, with the view that gave it.
+        best: dict[SectionKey, tuple[float, _Candidate, float]] = {}
+        await _read(embedding, text, sources, best)
+        if text and self._embedder is not None and max((b[0] for b in best.values()), default=0.0) < GENERAL_READING_BELOW:
+            general = (await self._product_words()).generalised(respelt or text)
+            if general is not None:
+                as_item, without_product = general
+                await _read((await embed_async(self._embedder, [as_item]))[0], without_product, sources, best)
+        scored = sorted(((score, key, c) for key, (score, c, _) in best.items()), key=lambda item: -item[0])
         if learn and self.learning is not None:
             moved = await self.learning.rerank(embedding, [(score, key) for score, key, _ in scored], customer_id)
-            scored = [(score, key, candidates[key]) for score, key in moved]
+            scored = [(score, key, best[key][1]) for score, key in moved]
         runner_up = scored[1][0] if len(scored) > 1 else 0.0
         return [
             KnowledgeHit(
@@ -221,19 +263,25 @@ class KnowledgeBase:
                 text=c.hit.document,
                 similarity=similarity,
                 dense=c.dense,
-                lexical=coverage.get(c.index, {}).get(key, 0.0) if c.index is not None else 0.0,
+                lexical=best[key][2],
                 confident=rank == 0 and similarity - runner_up >= CONFIDENT_MARGIN,
                 chunk=key[1],
             )
             for rank, (similarity, key, c) in enumerate(scored[:limit])
         ]
 
-    async def _respelt_embedding(self, embedding: np.ndarray, text: str) -> np.ndarray:
+    def _respelt(self, text: str) -> str | None:
+        """The question as corrected when the spelling correction changed a word and it can be embedded again."""
         index = self.pages.lexical_public
-        respelt = index.respell(text) if index is not None and self._embedder is not None else None
-        if respelt is None or self._embedder is None:
-            return embedding
-        return (await embed_async(self._embedder, [respelt]))[0]
+        return index.respell(text) if index is not None and self._embedder is not None else None
+
+    async def _product_words(self) -> ProductWords:
+        """The catalog's product nouns, read again after an ingest rebuilt the pages' indexes."""
+        if self._products is None or self._products_built_at != self.pages.lexical_builds:
+            built_at = self.pages.lexical_builds
+            names = [str(m.get("name", "")) for m in (await self.catalog.metadatas({"kind": "product"})).values()]
+            self._products, self._products_built_at = ProductWords(names), built_at
+        return self._products
 
     async def is_empty(self) -> bool:
         return await self.pages.count() == 0 and await self.catalog.count() == 0

@@ -70,6 +70,20 @@ async def test_an_item_on_sale_after_buying_is_still_a_price_adjustment(runtime:
     assert hits[0].section == "Do you offer a price adjustment if an item goes on sale after I buy it?"
 
 
+@pytest.mark.parametrize("text", ["my kettle got cheaper since I bought it, can I get the difference?",
+                                  "my kettle is cheaper now, can I get the difference?"])
+async def test_a_price_drop_on_a_named_product_finds_the_price_adjustment(runtime: Runtime, text: str) -> None:
+    # The runtime's knowledge base has the embedder: the question is also read with "item" for the product.
+    hits = await ask(runtime, text)
+    assert hits[0].section == "Do you offer a price adjustment if an item goes on sale after I buy it?"
+    assert answers(hits[0])
+
+
+async def test_a_product_named_in_a_care_question_still_finds_its_care_section(runtime: Runtime) -> None:
+    hits = await ask(runtime, "how do i clean my lamp")
+    assert hits[0].section == "How do I clean the Halo LED Desk Lamp?" and answers(hits[0])
+
+
 async def test_without_text_the_search_is_dense_only(runtime: Runtime) -> None:
     vector = runtime.embedder.embed(["how long does shipping take?"])[0]
     hits = await runtime.knowledge.search(vector)
