@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.handlers.answer import overview_for
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
 
 
@@ -17,6 +18,8 @@ class Products(Handler):
         if understanding.asks_recommendation and situation.no_match_reason and not situation.products:
             if best is not None and best.similarity >= thresholds.answer_min_similarity:
                 return None  # "do you have gift cards?": the pages speak of what the catalog does not carry
+            if overview_for(situation.text, situation.context.knowledge, thresholds.clarify_min_similarity) is not None:
+                return None  # "do you have a loyalty program?": a page is about it, though none of its sections is sure
             # Honest, but the customer still has no help: it counts towards offering a person.
             return self.decision(f"asked for products, none fit ({situation.no_match_reason})", detail="none", miss=True)
         if not situation.products:
