@@ -13,6 +13,9 @@ import re
 from collections.abc import Iterable
 from typing import Protocol
 
+from bot.customers.spelling import respelt_towards
+from bot.knowledge.lexical import english_counts
+
 _WHO = (r"(?:dog|dogs|puppy|cat|cats|kitten|rabbit|bunny|hamster|parrot|horse|pet|pets|son|daughter|kid|kids|"
         r"child|children|baby|toddler|wife|husband|partner|boyfriend|girlfriend|mom|mum|mother|dad|father|"
         r"brother|sister|family|grandma|grandpa|grandmother|grandfather|friend|roommate|flatmate)")
@@ -50,6 +53,8 @@ _ASKED = re.compile(
     r"\b(?:do|did)\s+(?:you|u|ya)\s+remember\s+what\s+i\s+(?:said|told (?:you|u|ya)|mentioned)\s+(?:about|regarding)\s+(?P<b>[^?.!]+)|"
     r"\bremind\s+me\s+what\s+i\s+(?:said|told (?:you|u|ya)|mentioned)\s+(?:about|regarding)\s+(?P<c>[^?.!]+)|"
     r"\bwhat\s+do\s+(?:you|u|ya)\s+(?:know|remember)\s+about\s+(?P<d>(?:my|our)\s+[^?.!]+)", re.I)
+_WHO_WORDS = frozenset(_WHO.strip("(?:)").split("|"))
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z']*")
 _STOP = frozenset("a an the my our me i you u ya your of to for about and or is are was were it that this what did "
                   "tell told say said mention mentioned do remember know".split())
 _WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
@@ -63,12 +68,19 @@ class Said(Protocol):
     similarity: float
 
 
+def _who_respelt(text: str) -> str:
+    """``text`` with a misspelt family member or pet said right ("my dgo" -> "my dog", "my daugther" ->
+    "my daughter"); an English word of its own ("cot", "son") is never taken for another."""
+    return respelt_towards(text, _WHO_WORDS)
+
+
 def told_about_themselves(text: str) -> str:
     """The statement (filler trimmed) when ``text`` tells something about the customer, their family or
-    pets and asks nothing and requests nothing; else ""."""
+    pets and asks nothing and requests nothing; else "". A misspelt "dgo" is read as the dog it is."""
     if "?" in text or _QUESTION_WORDS.search(text) or _SUPPORT.search(text):
         return ""
-    if not (_ABOUT_THEM.search(text) or _ABOUT_ME.search(text)):
+    respelt = _who_respelt(text)
+    if not (_ABOUT_THEM.search(respelt) or _ABOUT_ME.search(respelt)):
         return ""
     statement = _FILLER.sub("", _FILLER.sub("", text.strip())).strip(" .!")
     return statement if 3 <= len(statement) <= 300 else ""
@@ -83,6 +95,58 @@ def in_their_words(statement: str) -> str:
     return flipped[:1].lower() + flipped[1:] if flipped.split(" ", 1)[0].lower() in swaps.values() else flipped
 
 
+def spelt_cleanly(statement: str) -> bool:
+    """Whether every word of ``statement`` is an English word, a name (capitalised) or a contraction: only
+    then is it fit to say back word for word ("allergic to chiken" is not)."""
+    english = english_counts()
+    for word in _TOKEN.findall(statement):
+        if "'" in word or word[:1].isupper() and word.lower() not in _WHO_WORDS | {"my", "our", "i"}:
+            continue
+        if word.lower() not in english and word.lower() not in _WHO_WORDS:
+            return False
+    return True
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# A correction is made only when the likeliest word one edit away is this many times more common than the
+# next: "chiken" is "chicken", but "runing" could be "running" or "ruining", and then nothing is guessed.
+_CLEAR_LEAD = 10
+
+
+def _one_edit_away(word: str) -> set[str]:
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return ({a + b[1:] for a, b in splits if b} | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+            | {a + c + b[1:] for a, b in splits if b for c in _LETTERS} | {a + c + b for a, b in splits for c in _LETTERS})
+
+
+def _respelt_word(word: str, english: dict[str, int]) -> str:
+    """The English word a misspelt one clearly means ("chiken" -> "chicken"), else the word itself."""
+    low = word.lower()
+    if len(low) < 4 or not low.isalpha() or low in english or word[:1].isupper():
+        return word
+    ranked = sorted(((english[w], w) for w in _one_edit_away(low) if w in english), reverse=True)
+    if not ranked or (len(ranked) > 1 and ranked[0][0] < _CLEAR_LEAD * ranked[1][0]):
+        return word
+    return ranked[0][1]
+
+
+def said_back(statement: str) -> str:
+    """The statement as the bot may repeat it: its words respelt where the meaning is clear ("my dgo is
+    allergic to chiken" -> "my dog is allergic to chicken"), or "" when some word is still not one we can
+    read, so the bot confirms without quoting rather than repeat a typo."""
+    english = english_counts()
+    respelt = _TOKEN.sub(lambda m: _respelt_word(m.group(0), english), _who_respelt(statement))
+    return respelt if spelt_cleanly(respelt) else ""
+
+
+def whom_about(statement: str) -> str:
+    """Whom the statement is about, as the bot says it ("your dog", "your daughter"), or "" when it is
+    about the customer themselves."""
+    match = re.search(rf"\b(?:my|our)\s+(?:new\s+|little\s+|old\s+|older\s+|younger\s+|two\s+|2\s+)?({_WHO})\b",
+                      _who_respelt(statement), re.I)
+    return f"your {match.group(1).lower()}" if match else ""
+
+
 def asked_what_they_told(text: str) -> str:
     """The topic of a question asking back what the customer told us ("my dog"), or ""."""
     match = _ASKED.search(text)
@@ -93,7 +157,7 @@ def asked_what_they_told(text: str) -> str:
 
 
 def _words(text: str) -> set[str]:
-    return {w.rstrip("s") for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+    return {w.rstrip("s") for w in _WORD.findall(_who_respelt(text).lower()) if w not in _STOP and len(w) > 1}
 
 
 def best_told(topic: str, memories: Iterable[Said]) -> Said | None:

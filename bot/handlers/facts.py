@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.customers.preferences import asked_fact, facts_of
-from bot.customers.told import asked_what_they_told, best_told, in_their_words, told_about_themselves
+from bot.customers.told import asked_what_they_told, best_told, in_their_words, said_back, told_about_themselves
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt, when
 from bot.store.statuses import TurnRole
 
@@ -60,7 +60,8 @@ class FactRecall(Handler):
             moment = when(datetime.fromisoformat(said.at)) or "earlier"
         except ValueError:
             moment = "earlier"
-        statement = told_about_themselves(said.text)
+        # Said back respelt ("your dog is allergic to chicken"); words we cannot read are quoted as they wrote them.
+        statement = said_back(told_about_themselves(said.text))
         if statement:
             return Draft(fmt(self.t.told_recall, fill, said=moment, statement=in_their_words(statement)))
         return Draft(fmt(self.t.told_recall_quote, fill, said=moment, quote=said.text.strip()[:300]))

@@ -5,8 +5,13 @@ handler answers, and asked back through it (``FactRecall``)."""
 
 from __future__ import annotations
 
-from bot.customers.told import in_their_words, told_about_themselves
+from bot.customers.told import in_their_words, said_back, told_about_themselves, whom_about
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
+
+# Said back when the customer's words are not fit to quote even respelt (a word we cannot read): a person
+# confirms what it is about, never repeats the typos. (Proposed as Templates fields beside noted_told.)
+NOTED_ABOUT = "Got it{name_suffix}, I'll remember that about {whom}. Anything I can help with?"
+NOTED_PLAIN = "Got it{name_suffix}, I'll keep that in mind. Anything I can help with?"
 
 
 class Noted(Handler):
@@ -23,7 +28,11 @@ class Noted(Handler):
 
     def compose(self, situation: Situation, decision: Decision, outcome: Outcome, fill: dict[str, str]) -> Draft:
         if not situation.understanding.facts:
-            return Draft(fmt(self.t.noted_told, fill, statement=in_their_words(decision.detail)))
+            statement = said_back(decision.detail)
+            if statement:
+                return Draft(fmt(self.t.noted_told, fill, statement=in_their_words(statement)))
+            whom = whom_about(decision.detail)
+            return Draft(fmt(NOTED_ABOUT, fill, whom=whom) if whom else fmt(NOTED_PLAIN, fill))
         facts = ", ".join(f"{f.label}: {f.value}" for k, f in situation.understanding.facts.items()
                           if not (k == "preferred_name" and "name" in situation.understanding.facts))
         # The new name is what to call them from now on.

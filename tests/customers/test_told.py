@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.customers.told import asked_what_they_told, best_told, in_their_words, told_about_themselves
+from bot.customers.spelling import respelt_towards
+from bot.customers.told import (asked_what_they_told, best_told, in_their_words, said_back, told_about_themselves,
+                                whom_about)
 
 
 @pytest.mark.parametrize("text, statement", [
@@ -72,3 +74,26 @@ def test_the_memory_about_the_topic_is_found_and_an_unrelated_one_never_is() -> 
     assert best_told("my dogs", memories) == memories[1]
     assert best_told("my wife", memories) is None
     assert best_told("the", memories) is None
+
+
+def test_a_misspelt_pet_or_relative_is_still_told_and_said_back_respelt() -> None:
+    statement = told_about_themselves("my dgo is allergic to chiken")
+    assert statement == "my dgo is allergic to chiken"
+    assert said_back(statement) == "my dog is allergic to chicken"
+    assert whom_about(statement) == "your dog"
+
+
+@pytest.mark.parametrize("statement", ["my daugther just startd running",  # "startd": started or stared?
+                                       "i love trail runing"])  # "runing": running or ruining?
+def test_a_word_we_cannot_read_for_sure_is_not_said_back(statement: str) -> None:
+    assert told_about_themselves(statement) and said_back(statement) == ""
+
+
+def test_names_and_clean_words_are_said_back_as_they_are() -> None:
+    assert said_back("my cat is called Zuzu") == "my cat is called Zuzu"
+
+
+def test_a_slip_is_respelt_only_towards_one_word_and_never_over_an_english_word() -> None:
+    assert respelt_towards("it arrived brokn", {"broken", "damaged"}) == "it arrived broken"
+    assert respelt_towards("my cot", {"cat", "dog"}) == "my cot"  # a cot is a word of its own
+    assert respelt_towards("the dgo", {"dog", "dug"}) == "the dog"
