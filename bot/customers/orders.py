@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.customers.insights import OrderSummary
+from bot.customers.spelling import respelt_towards
 
 # An order number: "order 1043", "#1043", "order no. 1043", "order number NW-1043", or the number alone.
 # "order 1042", "#1042", "my order number is 1042", and the word for an order in the languages the bot recognises ("pedido 1042",
@@ -40,7 +41,8 @@ _PROBLEMS: tuple[tuple[Problem, re.Pattern[str]], ...] = (
      re.compile(r"\bwrong (item|product|size|colou?r|thing|one)\b|\bnot what i ordered\b|\bsent me the wrong\b", re.I)),
     (Problem("damaged", "knowledge/pages/returns.md", "What if my item arrived damaged or I received the wrong item?"),
      re.compile(r"\b(arrived|came|delivered|showed up|was)\s+(\w+\s+)?(broken|damaged|cracked|smashed|dented|torn|defective)\b|"
-                r"\b(damaged|cracked|smashed|dented) (in|on|during) (transit|delivery|shipping)\b|\bbox was (crushed|damaged)", re.I)),
+                r"\b(damaged|cracked|smashed|dented) (in|on|during) (transit|delivery|shipping)\b|\bbox was (crushed|damaged)|"
+                r"\b(arrived|came|showed up) (in (pieces|bits)|shattered)\b", re.I)),
     (Problem("warranty_terms", "knowledge/pages/warranty.md", "What warranty do your products come with?"),
      re.compile(r"\b(under|still (under|in|covered)|covered by( the)?|have|has|come with)( a| the)? (warranty|guarantee)\b|"
                 r"\bhow long is the (warranty|guarantee)\b|\bwarranty (cover|last|period)", re.I)),
@@ -125,8 +127,22 @@ def named_earlier(earlier: Sequence[str], orders: Sequence[OrderSummary]) -> Ord
     return None
 
 
+# The words order problems are told with, so a slip ("it arrived brokn", "damagd", "never arived") still
+# reads as the problem it is.
+PROBLEM_WORDS = frozenset({
+    "broken", "damaged", "cracked", "smashed", "dented", "defective", "faulty", "missing", "arrived",
+    "delivered", "received", "delayed", "cancel", "cancelled", "return", "returned", "refund", "exchange", "wrong",
+    "stolen", "leaking", "working", "replacement", "warranty", "package", "parcel", "order",
+})
+
+
+def with_problem_words_respelt(text: str) -> str:
+    return respelt_towards(text, PROBLEM_WORDS)
+
+
 def problem_in(text: str) -> Problem | None:
     """The kind of order problem the text describes, if any (first match in a fixed order)."""
+    text = with_problem_words_respelt(text)
     for problem, pattern in _PROBLEMS:
         if pattern.search(text):
             return problem
@@ -135,3 +151,23 @@ def problem_in(text: str) -> Problem | None:
 
 def refers_back(text: str) -> bool:
     return bool(_REFERS_BACK.search(text))
+
+
+def problem_of_kind(kind: str) -> Problem | None:
+    """The problem of that kind ("damaged", "return", …), or None for a kind that is not one."""
+    return next((problem for problem, _ in _PROBLEMS if problem.kind == kind), None)
+
+
+# Right after the bot spoke of one order, a short reference to another of the customer's orders asks the
+# same about that one: "the kettle one", "no, the lamp", "what about 1022?", "and the socks?". A question
+# of its own ("how much is the kettle?", "can I return the kettle?") is not such a reference.
+_ORDER_REFERENCE = re.compile(
+    r"^\s*(?:(?:and|no|nah|sorry|oh|oops|um|i mean|i meant|actually|what about|how about|it'?s|it was|its)\b[,\s]*)*"
+    r"(?:(?:the|my|that|this|order)\s+)*[\w#-]+(?:\s+[\w-]+){0,2}?(?:\s+(?:one|order|please|pls))?\s*[?.!]*\s*$",
+    re.I)
+_OWN_QUESTION = re.compile(r"\b(?:how much|price|cost|stock|size|colou?r|spec\w*|work|use|clean|return|refund)\b", re.I)
+
+
+def only_names_an_order(text: str) -> bool:
+    """Whether the message does nothing but point at an order or one of its items ("the lamp one")."""
+    return bool(_ORDER_REFERENCE.match(text)) and not _OWN_QUESTION.search(text)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 
 from bot.customers.insights import OrderItem, OrderSummary
-from bot.customers.orders import Problem, by_product, problem_in, refers_back
+from bot.customers.orders import Problem, by_product, only_names_an_order, problem_in, problem_of_kind, refers_back
 from bot.embedder import embed_async
 from bot.handlers.base import ORDER_SOURCE, Decision, Draft, Handler, Outcome, Situation, fmt, plain, source_of
 from bot.handlers.order_status import default_order, order_fields, status_text
 from bot.knowledge.catalog import Product
+from bot.store.statuses import TurnRole
 from bot.types import Tone
 
 
@@ -55,7 +56,7 @@ class OrderProblem(Handler):
             return None
         problem = _problem(situation.text)
         if problem is None:
-            return None
+            return self._follow_up(situation)
         context = situation.context
         orders = context.insights.orders or context.insights.recent_orders
         if not orders:
@@ -70,8 +71,22 @@ class OrderProblem(Handler):
         return self.decision(f"{problem.kind} problem with order {order.order_id}", order=order, detail=problem.kind,
                              answer=None)
 
+    def _follow_up(self, situation: Situation) -> Decision | None:
+        """Right after an order problem, "the kettle one" or "no, the lamp" names the order it is with: the
+        same problem, now with that order (the order under discussion follows the message's words)."""
+        context = situation.context
+        if situation.state.last_action != self.name or not context.order_in_text or context.order is None \
+                or not only_names_an_order(situation.text):
+            return None
+        problem = _last_problem(situation)
+        if problem is None:
+            return None
+        order = context.order
+        return self.decision(f"{problem.kind} problem, now with order {order.order_id}", order=order,
+                             detail=problem.kind, answer=None)
+
     async def act(self, situation: Situation, decision: Decision) -> Outcome:
-        problem = _problem(situation.text)
+        problem = _problem(situation.text) or problem_of_kind(decision.detail)
         knowledge, embedder = self.services.knowledge, self.services.embedder
         if problem is None or knowledge is None or embedder is None:
             return Outcome(situation.customer)
@@ -153,6 +168,16 @@ def _problem(text: str) -> Problem | None:
             and re.search(r"\b(return\w*|send\s+(\w+\s+){0,5}back)\b", text, re.I) and _OPENED.search(text):
         return _RETURN
     return problem
+
+
+def _last_problem(situation: Situation) -> Problem | None:
+    """The problem the customer described last in this conversation (its turns, newest first)."""
+    for turn in reversed(situation.context.recent_turns):
+        if turn.role == TurnRole.CUSTOMER and turn.action == OrderProblem.name:
+            problem = _problem(turn.text)
+            if problem is not None:
+                return problem
+    return None
 
 
 def _note(product: Product) -> str:

@@ -6,6 +6,7 @@ import re
 
 from bot.config import Templates
 from bot.customers.insights import OrderSummary
+from bot.customers.orders import only_names_an_order
 from bot.handlers.base import ORDER_SOURCE, PERSON, Decision, Draft, Handler, Outcome, Situation, fmt
 from bot.intents import IntentLabel
 from bot.types import Tone
@@ -22,16 +23,6 @@ _ASKS_STATUS = re.compile(
 )
 
 
-# After an order's status, a short reference to another of their orders asks the same about that one: "the
-# kettle one", "no, the lamp", "what about 1022?", "and the socks?". A question of its own ("how much is the
-# kettle?") is not such a reference.
-_ORDER_REFERENCE = re.compile(
-    r"^\s*(?:(?:and|no|nah|sorry|oh|oops|um|i mean|i meant|actually|what about|how about)\b[,\s]*)*"
-    r"(?:(?:the|my|that|this|order)\s+)*[\w#-]+(?:\s+[\w-]+){0,2}?(?:\s+(?:one|order|please|pls))?\s*[?.!]*\s*$",
-    re.I)
-_OWN_QUESTION = re.compile(r"\b(?:how much|price|cost|stock|size|colou?r|spec\w*|work|use|clean|return|refund)\b", re.I)
-
-
 def asks_status(situation: Situation) -> bool:
     return (bool(_ASKS_STATUS.search(situation.text)) or situation.understanding.intent.label == IntentLabel.ORDER_STATUS
             or _refers_to_another_order(situation))
@@ -40,7 +31,7 @@ def asks_status(situation: Situation) -> bool:
 def _refers_to_another_order(situation: Situation) -> bool:
     text = situation.text
     return (situation.state.last_action == OrderStatus.name and situation.context.order_in_text
-            and bool(_ORDER_REFERENCE.match(text)) and not _OWN_QUESTION.search(text))
+            and only_names_an_order(text))
 
 
 def default_order(situation: Situation) -> OrderSummary | None:

@@ -14,6 +14,7 @@ def test_sorted_out(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["it arrived broken", "nvm where is my refund?", "the kettle arrived but the lid is cracked",
-                                  "never mind, the refund is still missing", "ok", "my order is late"])
+                                  "never mind, the refund is still missing", "ok", "my order is late",
+                                  "it arrived brokn!!!", "it came in pieces", "it arrived damagd"])
 def test_still_a_problem_or_nothing_said(text: str) -> None:
     assert not settled(text)
