@@ -40,7 +40,7 @@ _PROBLEMS: tuple[tuple[Problem, re.Pattern[str]], ...] = (
     (Problem("wrong_item", "knowledge/pages/returns.md", "What if my item arrived damaged or I received the wrong item?"),
      re.compile(r"\bwrong (item|product|size|colou?r|thing|one)\b|\bnot what i ordered\b|\bsent me the wrong\b", re.I)),
     (Problem("damaged", "knowledge/pages/returns.md", "What if my item arrived damaged or I received the wrong item?"),
-     re.compile(r"\b(arrived|came|delivered|showed up|was)\s+(\w+\s+)?(broken|damaged|cracked|smashed|dented|torn|defective)\b|"
+     re.compile(r"\b(arrived|came|delivered|showed up|was)\s+(\w+\s+)?(broken|damaged|cracked|smashed|dented|torn|ripped|defective)\b|"
                 r"\b(damaged|cracked|smashed|dented) (in|on|during) (transit|delivery|shipping)\b|\bbox was (crushed|damaged)|"
                 r"\b(arrived|came|showed up) (in (pieces|bits)|shattered)\b", re.I)),
     (Problem("warranty_terms", "knowledge/pages/warranty.md", "What warranty do your products come with?"),
@@ -132,7 +132,7 @@ def named_earlier(earlier: Sequence[str], orders: Sequence[OrderSummary]) -> Ord
 PROBLEM_WORDS = frozenset({
     "broken", "damaged", "cracked", "smashed", "dented", "defective", "faulty", "missing", "arrived",
     "delivered", "received", "delayed", "cancel", "cancelled", "return", "returned", "refund", "exchange", "wrong",
-    "stolen", "leaking", "working", "replacement", "warranty", "package", "parcel", "order",
+    "stolen", "leaking", "working", "replacement", "warranty", "package", "parcel", "order", "ripped", "torn",
 })
 
 

@@ -108,23 +108,20 @@ def spelt_cleanly(statement: str) -> bool:
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
-# A correction is made only when the likeliest word one edit away is this many times more common than the
-# next: "chiken" is "chicken", but "runing" could be "running" or "ruining", and then nothing is guessed.
+# A correction is made only when the likeliest word is this many times more common than the next.
 _CLEAR_LEAD = 10
 
 
-def _one_edit_away(word: str) -> set[str]:
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    return ({a + b[1:] for a, b in splits if b} | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-            | {a + c + b[1:] for a, b in splits if b for c in _LETTERS} | {a + c + b for a, b in splits for c in _LETTERS})
-
-
 def _respelt_word(word: str, english: dict[str, int]) -> str:
-    """The English word a misspelt one clearly means ("chiken" -> "chicken"), else the word itself."""
+    """The English word a misspelt one clearly means, else the word itself. Only a dropped letter is put
+    back ("chiken" -> "chicken", "alergic" -> "allergic", "footbal" -> "football"), the commonest slip and
+    the safest to undo: taking letters out or changing them guesses too freely ("chikn" is one slip from
+    "chin", and meant "chicken"), and a wrong word said back is worse than none."""
     low = word.lower()
     if len(low) < 4 or not low.isalpha() or low in english or word[:1].isupper():
         return word
-    ranked = sorted(((english[w], w) for w in _one_edit_away(low) if w in english), reverse=True)
+    with_letter = {low[:i] + c + low[i:] for i in range(len(low) + 1) for c in _LETTERS}
+    ranked = sorted(((english[w], w) for w in with_letter if w in english), reverse=True)
     if not ranked or (len(ranked) > 1 and ranked[0][0] < _CLEAR_LEAD * ranked[1][0]):
         return word
     return ranked[0][1]
@@ -133,7 +130,7 @@ def _respelt_word(word: str, english: dict[str, int]) -> str:
 def said_back(statement: str) -> str:
     """The statement as the bot may repeat it: its words respelt where the meaning is clear ("my dgo is
     allergic to chiken" -> "my dog is allergic to chicken"), or "" when some word is still not one we can
-    read, so the bot confirms without quoting rather than repeat a typo."""
+    read ("chikn"), so the bot confirms without quoting rather than repeat a typo."""
     english = english_counts()
     respelt = _TOKEN.sub(lambda m: _respelt_word(m.group(0), english), _who_respelt(statement))
     return respelt if spelt_cleanly(respelt) else ""

@@ -83,10 +83,15 @@ def test_a_misspelt_pet_or_relative_is_still_told_and_said_back_respelt() -> Non
     assert whom_about(statement) == "your dog"
 
 
-@pytest.mark.parametrize("statement", ["my daugther just startd running",  # "startd": started or stared?
-                                       "i love trail runing"])  # "runing": running or ruining?
+@pytest.mark.parametrize("statement", ["my dog is alergic to chikn",  # one slip from "chin", meant "chicken"
+                                       "my wife is vegitarian"])  # a changed letter is not guessed back
 def test_a_word_we_cannot_read_for_sure_is_not_said_back(statement: str) -> None:
     assert told_about_themselves(statement) and said_back(statement) == ""
+
+
+def test_a_dropped_letter_is_put_back() -> None:
+    assert said_back("my daugther just startd running") == "my daughter just started running"
+    assert said_back("my kid plays footbal") == "my kid plays football"
 
 
 def test_names_and_clean_words_are_said_back_as_they_are() -> None:
