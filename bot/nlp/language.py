@@ -2,8 +2,8 @@
 who do not write in English.
 
 Detection is py3langid's model (a naive-Bayes byte n-gram model that ships inside the package,
-~4.5 MB), held in ~10 MB by :mod:`bot.nlp.language_model` with the same answers, loaded once in
-~1.2 s of CPU; ~0.1 ms a message), restricted to the languages customers realistically
+~4.5 MB), held in ~20 MB (54 MB before) by :mod:`bot.nlp.language_model` with the same answers,
+loaded once in ~1.2 s of CPU; ~0.1 ms a message), restricted to the languages customers realistically
 write in, which removes most confusions on short text. Short messages carry too little evidence
 for any model ("ok", "hi", "Halo LED Desk Lamp", "order 1042?"), so before asking the model we
 drop what is not language (numbers, order references, SKUs, links, e-mail addresses, /commands and,
@@ -149,7 +149,7 @@ class LanguageDetector:
         the catalog); they are dropped before detection. Thresholds apply to Latin-script text; a
         message mostly in another script (Cyrillic, CJK, Arabic, …) needs only two letters."""
         self._candidates = list(candidates)
-        self._model: Any = None  # loaded by the first message long enough to need it (~10 MB, ~1.2 s of CPU)
+        self._model: Any = None  # loaded by the first message long enough to need it (~20 MB, ~1.2 s of CPU)
         self._loading = threading.Lock()
         self._known = frozenset(w.lower() for w in known_words)
         self._min_words = min_words
@@ -177,7 +177,7 @@ class LanguageDetector:
     def _identifier(self) -> Any:
         with self._loading:  # detect runs on worker threads: two first messages load it once
             if self._model is None:
-                try:  # ~10 MB, the same answers (bot/nlp/language_model.py)
+                try:  # ~20 MB, the same answers (bot/nlp/language_model.py)
                     self._model = NgramLanguageIdentifier.from_py3langid(self._candidates)
                 except ModelLayoutError as error:  # another py3langid's file: its own loader, ~50 MB
                     log.warning("py3langid's model loaded whole (~50 MB, ~105 MB while loading): %s", error)

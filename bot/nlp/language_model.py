@@ -1,4 +1,4 @@
-"""py3langid's language model, held in ~8 MB instead of ~50 MB, giving the same answers.
+"""py3langid's language model in ~9 MB of arrays instead of ~50 MB, giving the same answers.
 
 py3langid finds the byte n-grams of a text by walking a dense automaton: 104,583 states × 256
 bytes of next states (38,346 distinct rows, 37 MB of uint32) and the n-grams' log-probabilities
@@ -8,7 +8,9 @@ restricted. That automaton is an Aho-Corasick one: every row is its state's "fai
 state's own children written over it (``tests/nlp/test_language_model.py`` checks every row of the
 shipped file). So the same walk needs only each state's children and its fail state (~1.3 MB), and
 the probability table only the candidate languages' columns (5.6 MB). Both are built from
-py3langid's own file, read a slice at a time (never whole), so loading adds little above what stays.
+py3langid's own file, read a slice at a time (never whole), so loading adds little above what stays:
+the process grew by 20 MB and peaked 20 MB above its start, against 54 MB and 104 MB with
+py3langid's loader (``tests/nlp/test_language_model.py``); ~1.2 s of CPU, once.
 
 :meth:`NgramLanguageIdentifier.classify` is py3langid's ``LanguageIdentifier.classify`` with
 ``norm_probs=True`` after ``set_languages(candidates)``: the same features in the same order and
