@@ -3,7 +3,7 @@
     python bench/footprint.py --data-dir DIR [--chroma-url http://127.0.0.1:8000]
 
 Opens the runtime as ``rapport serve`` / ``chat`` do, timing the builders it calls (each wrapped to
-read RSS before and after), then loads what the first messages load (the embedding model, the
+read RSS and the peak before and after), then loads what the first messages load (the embedding model, the
 language model) and runs six turns; prints one JSON object, MB and seconds per part. DIR should be
 a data directory that has been used once (knowledge ingested, intent router trained), as a server's
 is. RSS deltas are what the process grew by: memory a part shares with an earlier one counts once.
@@ -39,10 +39,13 @@ def peak_mb() -> float:
 costs: dict[str, dict[str, float]] = {}
 
 
-def note(label: str, before: float, started: float) -> None:
-    part = costs.setdefault(label, {"mb": 0.0, "seconds": 0.0})
+def note(label: str, before: float, started: float, peak_before: float) -> None:
+    """RSS growth and seconds of a part, and how far it raised the process's peak (VmHWM): a part
+    that holds little may still peak high while it loads."""
+    part = costs.setdefault(label, {"mb": 0.0, "seconds": 0.0, "raised_peak_mb": 0.0})
     part["mb"] = round(part["mb"] + rss_mb() - before, 1)
     part["seconds"] = round(part["seconds"] + time.perf_counter() - started, 2)
+    part["raised_peak_mb"] = round(part["raised_peak_mb"] + peak_mb() - peak_before, 1)
 
 
 def measured(owner: Any, name: str, label: str) -> None:
@@ -51,31 +54,31 @@ def measured(owner: Any, name: str, label: str) -> None:
     if asyncio.iscoroutinefunction(real):
         @functools.wraps(real)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            before, started = rss_mb(), time.perf_counter()
+            before, started, peak = rss_mb(), time.perf_counter(), peak_mb()
             try:
                 return await real(*args, **kwargs)
             finally:
-                note(label, before, started)
+                note(label, before, started, peak)
     else:
         @functools.wraps(real)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            before, started = rss_mb(), time.perf_counter()
+            before, started, peak = rss_mb(), time.perf_counter(), peak_mb()
             try:
                 return real(*args, **kwargs)
             finally:
-                note(label, before, started)
+                note(label, before, started, peak)
     setattr(owner, name, wrapper)
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:
-    before, started = rss_mb(), time.perf_counter()
+    before, started, peak = rss_mb(), time.perf_counter(), peak_mb()
     base = before
     import bot.embedder as embedder_module
     import bot.runtime as runtime_module
     from bot.config import load_config
     from bot.types import ConversationKey, Inbound
 
-    note("imports (bot.runtime and its modules)", before, started)
+    note("imports (bot.runtime and its modules)", before, started, peak)
     measured(runtime_module, "ensure_schema", "database schema")
     measured(runtime_module.VectorStore, "open", "vector store client")
     measured(runtime_module.KnowledgeBase, "open", "knowledge base (keyword index)")
@@ -88,17 +91,17 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         startup = time.perf_counter() - started
         runtime.embedder.embed(["warm up"])
         languages = runtime.engine.understand._languages  # noqa: SLF001 - measuring its lazy load
-        before, started = rss_mb(), time.perf_counter()
+        before, started, peak = rss_mb(), time.perf_counter(), peak_mb()
         if languages is not None:
             languages.detect("¿cuánto tarda el envío a España?")
-        note("language model (py3langid)", before, started)
-        before, started = rss_mb(), time.perf_counter()
+        note("language model (py3langid's, bot/nlp/language_model.py)", before, started, peak)
+        before, started, peak = rss_mb(), time.perf_counter(), peak_mb()
         texts = ["hi", "where is my order?", "what is your return policy?", "my desk lamp arrived damaged",
                  "¿cuánto tarda el envío a España?", "thanks!"]
         for n, text in enumerate(texts):
             await runtime.engine.handle(Inbound(platform="bench", conversation=ConversationKey("bench", "W", "D1"),
                                                 user_id="U1", text=text, message_id=f"footprint-{time.time()}-{n}"))
-        note("six turns (sentiment scorer, recall, memory writer)", before, started)
+        note("six turns (sentiment scorer, recall, memory writer)", before, started, peak)
     return {"benchmark": "footprint", "vectors": "chroma server" if args.chroma_url else "embedded chroma",
             "python_and_bench_mb": round(base, 1), "parts": costs, "runtime_open_seconds": round(startup, 2),
             "rss_end_mb": round(rss_mb(), 1), "peak_rss_mb": round(peak_mb(), 1),
