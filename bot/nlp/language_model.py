@@ -158,12 +158,17 @@ def _aho_corasick(npz: zipfile.ZipFile, row_of: np.ndarray) -> tuple[np.ndarray,
     via = np.zeros(states, dtype=np.int64)
     fail = np.zeros(states, dtype=np.int64)
     depth[0], level, frontier = 0, 0, np.array([0], dtype=np.int64)
-    while len(frontier):
-        if level >= 2:  # the parents' fail states are known: one byte of their rows
-            fail[frontier] = _gather(npz, row_of[fail[parent[frontier]]], via[frontier])
+    while len(frontier):  # one read of the rows a level: this level's children and fail states
+        own = row_of[frontier]
+        # Fail states from depth 2 on: one byte of the parent's fail state's row, known a level ago.
+        need = row_of[fail[parent[frontier]]] if level >= 2 else None
         found: list[np.ndarray] = []
         for first_row, block in _row_blocks(npz):
-            mine = frontier[(row_of[frontier] >= first_row) & (row_of[frontier] < first_row + len(block))]
+            last_row = first_row + len(block)
+            if need is not None:
+                here = np.nonzero((need >= first_row) & (need < last_row))[0]
+                fail[frontier[here]] = block[need[here] - first_row, via[frontier[here]]]
+            mine = frontier[(own >= first_row) & (own < last_row)]
             if not len(mine):
                 continue
             targets = block[row_of[mine] - first_row]  # (len(mine), 256) next states
@@ -179,15 +184,6 @@ def _aho_corasick(npz: zipfile.ZipFile, row_of: np.ndarray) -> tuple[np.ndarray,
     if (depth == -1).any():
         raise ModelLayoutError("some states cannot be reached")
     return parent, via, fail
-
-
-def _gather(npz: zipfile.ZipFile, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """nextmove[rows, columns], reading the rows a block at a time."""
-    out = np.zeros(len(rows), dtype=np.int64)
-    for first_row, block in _row_blocks(npz):
-        here = np.nonzero((rows >= first_row) & (rows < first_row + len(block)))[0]
-        out[here] = block[rows[here] - first_row, columns[here]]
-    return out
 
 
 def _row_blocks(npz: zipfile.ZipFile) -> Iterator[tuple[int, np.ndarray]]:
