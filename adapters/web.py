@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from adapters.slack import SlackAdapter
-from adapters.telegram import TelegramAdapter
 from bot.errors import find_outage
 from bot.metrics import CONTENT_TYPE, METRICS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the caller builds the adapters it enabled; the web app never loads a platform's SDK itself
+    from adapters.slack import SlackAdapter
+    from adapters.telegram import TelegramAdapter
     from bot.admin import AdminConsole
 
 __all__ = ["MAX_BODY_BYTES", "HealthCheck", "create_web_app"]

@@ -22,18 +22,17 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from adapters.base import Adapter
-from adapters.slack import DeskMessage, SlackAdapter, SlackClient, SlackDesk, SlackDeskSettings, web_client
 from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, require_services, run_async
 from bot.config import Config, Platform, Platforms
-from bot.embedder import prepare_ahead
 from bot.errors import ConfigError
-from bot.runtime import Runtime
-from bot.handoff.desk import HandoffDesk
 from bot.types import Feedback, FeedbackHandler, MessageHandler
 
 if TYPE_CHECKING:  # imported where a platform is enabled: a process without it never loads its SDK
     from adapters.discord import DiscordAdapter
+    from adapters.slack import DeskMessage, SlackAdapter, SlackClient, SlackDesk
     from adapters.telegram import TelegramAdapter
+    from bot.handoff.desk import HandoffDesk
+    from bot.runtime import Runtime
 
 log = logging.getLogger("rapport.platforms")
 
@@ -171,17 +170,26 @@ async def connect(config: Config, data_dir: Path, process: Process) -> AsyncIter
     the Slack Web API client, the agents' desk on it (``handoff.desk: slack``), the runtime with that desk
     (its replies to customers go out through the outbox), then the adapters — Slack with its desk channel
     and the route for agents' words — each registered as its platform's sender."""
+    from bot.runtime import Runtime
+
     check_credentials(config.platforms, process)
     needed = [name for name, _, _ in _needs(config.platforms, process)]
-    slack_client = web_client(config.platforms.slack) if "slack" in needed or _desk_needs_slack_here(config) else None
+    slack_client: SlackClient | None = None
+    if "slack" in needed or _desk_needs_slack_here(config):
+        from adapters.slack import web_client
+
+        slack_client = web_client(config.platforms.slack)
     desk = slack_desk(config, slack_client)
     async with Runtime.open(config, data_dir, desk=desk) as runtime:
-        desk_settings = None
-        if desk is not None:
-            desk_settings = SlackDeskSettings(config.handoff.slack_channel, desk_router(runtime.desk),
-                                              frozenset(config.handoff.agents))
-        slack = SlackAdapter(config.platforms.slack, client=slack_client, desk=desk_settings) \
-            if slack_client is not None and "slack" in needed else None
+        slack: SlackAdapter | None = None
+        if slack_client is not None and "slack" in needed:
+            from adapters.slack import SlackAdapter, SlackDeskSettings
+
+            desk_settings = None
+            if desk is not None:
+                desk_settings = SlackDeskSettings(config.handoff.slack_channel, desk_router(runtime.desk),
+                                                  frozenset(config.handoff.agents))
+            slack = SlackAdapter(config.platforms.slack, client=slack_client, desk=desk_settings)
         discord: DiscordAdapter | None = None
         telegram: TelegramAdapter | None = None
         if "discord" in needed:
@@ -219,13 +227,19 @@ def slack_desk(config: Config, client: SlackClient | None) -> SlackDesk | None:
             fix="set handoff.slack_channel to the agents' channel id (e.g. C0123ABCD) and enable platforms.slack, "
                 "or use handoff.desk: console",
         )
+    from adapters.slack import SlackDesk
+
     return SlackDesk(client, config.handoff.slack_channel)
 
 
 def wire_handoffs(runtime: Runtime, config: Config, adapters: Sequence[Adapter]) -> None:
     """Kept for callers written before ``connect``: the desk and its delivery route are now built by
     ``Runtime.open``, so this only checks that a Slack desk could be built. Prefer ``connect``."""
-    if config.handoff.desk == "slack" and not any(isinstance(a, SlackAdapter) for a in adapters):
+    if config.handoff.desk != "slack":
+        return
+    from adapters.slack import SlackAdapter
+
+    if not any(isinstance(a, SlackAdapter) for a in adapters):
         slack_desk(config, None)  # raises the same ConfigError the builder would
 
 
@@ -253,6 +267,8 @@ async def run(config: Config, data_dir: Path, *, stop: asyncio.Event | None = No
             fix="enable platforms.discord, platforms.slack with mode: socket, or platforms.telegram with mode: polling",
         )
     stop = stop or _stop_on_signals()
+    from bot.embedder import prepare_ahead
+
     await prepare_ahead(config.models.embedder)
     async with connect(config, data_dir, "run") as built:
         runtime, adapters = built.runtime, built.adapters
@@ -274,6 +290,8 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     """The web app under uvicorn until SIGINT/SIGTERM (or ``stop``). ``sockets``: already-bound listeners."""
+    from bot.embedder import prepare_ahead
+
     await prepare_ahead(config.models.embedder)
     # Imported here: the worker process needs neither the web app nor uvicorn.
     import uvicorn
