@@ -7,13 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.errors import ConfigError
 from sqlmodel import col, select
 
-from bot.customers.importer import FileReport, Importer
-from bot.customers.importer import Progress as ImportProgress
 from bot.customers.insights import InsightBuilder
 from bot.customers.linking import IdentityLinker
 from bot.customers.privacy import PrivacyDesk
@@ -59,6 +58,10 @@ from bot.store.memory import CustomerMemory, shard_names, ticket_source, turn_so
 from bot.store.migrations import ensure_schema
 from bot.store.statuses import TurnRole
 from bot.store.vectors import VectorStore
+
+if TYPE_CHECKING:  # imported by `rapport import`, the one command that imports files
+    from bot.customers.importer import FileReport, Importer
+    from bot.customers.importer import Progress as ImportProgress
 
 
 def resolve_data_dir(flag: Path | None) -> Path:
@@ -197,6 +200,8 @@ class Runtime:
             await database.close()
 
     def importer(self) -> Importer:
+        from bot.customers.importer import Importer
+
         return Importer(self.database, self.memory, self.embedder)
 
     async def import_files(

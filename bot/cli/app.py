@@ -1,4 +1,9 @@
-"""``rapport``: chat, ingest, config and db commands."""
+"""``rapport``: chat, ingest, config and db commands.
+
+Each command imports what it uses when it runs: the runtime (stores, models, engine) for the commands
+that open it, Alembic for ``db upgrade``, the terminal's adapter for ``chat``. ``rapport --help`` and
+``rapport config check`` load none of them, and ``rapport serve`` loads only what its config enables.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,21 @@ import itertools
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from adapters.console import PLATFORM, WORKSPACE, ConsoleAdapter, ConsoleDesk
 from bot.cli import customer, evaluate, platforms, review, scenarios
-from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, require_services, run_async, stderr
+from bot.cli.options import (ConfigOption, DataDirOption, load, open_runtime, reports_errors, require_services,
+                             run_async, stderr)
 from bot.config import Config, config_schema, default_config_path, load_config
-from bot.customers.importer import FileReport
 from bot.errors import ConfigError, RapportError
-from bot.knowledge.ingest import IngestReport
-from bot.runtime import Runtime, check_names, database_url, reindex
-from bot.types import ConversationKey
-from bot.store import migrations
-from bot.store.database import Database
+
+if TYPE_CHECKING:
+    from bot.customers.importer import FileReport
+    from bot.knowledge.ingest import IngestReport
+    from bot.runtime import Runtime
+    from bot.types import ConversationKey
 
 app = typer.Typer(help="Rapport, a personalized customer-support bot.", no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Check config.yaml or print its JSON Schema.", no_args_is_help=True)
@@ -50,8 +54,10 @@ def chat(
 
 
 async def _chat(cfg: Config, data: Path, as_customer: str | None, json_output: bool) -> None:
+    from adapters.console import PLATFORM, WORKSPACE, ConsoleAdapter, ConsoleDesk
+
     # The terminal is the agents' desk here: handoff summaries print, `/agent …` answers them.
-    async with Runtime.open(cfg, data, desk=ConsoleDesk(json_output=json_output)) as runtime:
+    async with open_runtime(cfg, data, desk=ConsoleDesk(json_output=json_output)) as runtime:
         await require_services(runtime)  # else an unreachable Redis fails only the first message
         if await runtime.knowledge.is_empty():
             stderr.print("First run: indexing knowledge/ …")
@@ -91,8 +97,10 @@ def ingest(
 
     async def run() -> IngestReport:
         if reindex_all:
+            from bot.runtime import reindex
+
             await reindex(cfg, data)
-        async with Runtime.open(cfg, data) as runtime:
+        async with open_runtime(cfg, data) as runtime:
             report = await _ingest_with_progress(runtime)
             if reindex_all:
                 stderr.print(f"memories: {await runtime.rebuild_memories()} rebuilt from the database")
@@ -105,6 +113,8 @@ def ingest(
 
 
 async def _ingest_with_progress(runtime: Runtime) -> IngestReport:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     files = runtime.knowledge_files()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=stderr,
                   transient=True) as bar:
@@ -141,7 +151,9 @@ def import_data(
     cfg, data = load(config, data_dir)
 
     async def run() -> list[FileReport]:
-        async with Runtime.open(cfg, data) as runtime:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+        async with open_runtime(cfg, data) as runtime:
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=stderr,
                           transient=True) as bar:
                 tasks: dict[str, TaskID] = {}
@@ -182,7 +194,7 @@ def recommend(
     cfg, data = load(config, data_dir)
 
     async def run() -> tuple[list[dict[str, object]], str | None]:
-        async with Runtime.open(cfg, data) as runtime:
+        async with open_runtime(cfg, data) as runtime:
             if await runtime.knowledge.is_empty():
                 await runtime.ingest()
             customer = await runtime.customers.find(ref)
@@ -218,6 +230,8 @@ def config_check(path: Annotated[Path | None, typer.Argument(help="Config file (
                  config: ConfigOption = None) -> None:
     """Print `ok`, or every problem with its key, bad value and fix (exit code 1)."""
     target = path or config or default_config_path()
+    from bot.runtime import check_names  # the intent file's labels, checked against the config
+
     try:
         check_names(load_config(target))
     except ConfigError as error:
@@ -241,6 +255,9 @@ def config_schema_command() -> None:
 def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Apply pending schema migrations (the release phase runs this)."""
     cfg, data = load(config, data_dir)
+    from bot.runtime import database_url
+    from bot.store import migrations
+    from bot.store.database import Database
 
     async def run() -> tuple[str | None, str | None]:
         database = Database(database_url(cfg), data)

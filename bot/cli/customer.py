@@ -9,9 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, run_async
-from bot.customers.journey import timeline
-from bot.runtime import Runtime
+from bot.cli.options import ConfigOption, DataDirOption, load, open_runtime, reports_errors, run_async
 
 app = typer.Typer(help="Look up, export or forget one customer (REF: external id or email).", no_args_is_help=True)
 out = Console()
@@ -25,7 +23,7 @@ def show(ref: Ref, config: ConfigOption = None, data_dir: DataDirOption = None) 
     cfg, data = load(config, data_dir)
 
     async def run() -> None:
-        async with Runtime.open(cfg, data) as runtime:
+        async with open_runtime(cfg, data) as runtime:
             customer = await runtime.customers.find(ref)
             insights = await runtime.insights.build(customer)
             out.print(f"[bold]{customer.name}[/] ({customer.external_id or customer.id}) {customer.email or ''}")
@@ -44,13 +42,15 @@ def journey(ref: Ref, config: ConfigOption = None, data_dir: DataDirOption = Non
     cfg, data = load(config, data_dir)
 
     async def run() -> None:
-        async with Runtime.open(cfg, data) as runtime:
+        async with open_runtime(cfg, data) as runtime:
             customer = await runtime.customers.find(ref)
             insights = await runtime.insights.build(customer)
             table = Table(title=f"{customer.name or customer.id} — stage: {insights.stage}")
             for column in ("when", "what", "where", "detail"):
                 table.add_column(column)
             assert customer.id is not None
+            from bot.customers.journey import timeline
+
             for point in await timeline(runtime.database, customer.id):
                 table.add_row(f"{point.at:%Y-%m-%d %H:%M}", point.kind, point.channel, point.detail)
             out.print(table)
@@ -65,7 +65,7 @@ def export(ref: Ref, config: ConfigOption = None, data_dir: DataDirOption = None
     cfg, data = load(config, data_dir)
 
     async def run() -> dict[str, object]:
-        async with Runtime.open(cfg, data) as runtime:
+        async with open_runtime(cfg, data) as runtime:
             customer = await runtime.customers.find(ref)
             assert customer.id is not None
             return await runtime.privacy.export(customer.id)
@@ -85,7 +85,7 @@ def forget(
     cfg, data = load(config, data_dir)
 
     async def run() -> str:
-        async with Runtime.open(cfg, data) as runtime:
+        async with open_runtime(cfg, data) as runtime:
             customer = await runtime.customers.find(ref)
             assert customer.id is not None
             if not yes and not typer.confirm(f"Delete {customer.name or ref} and everything stored about them?"):

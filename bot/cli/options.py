@@ -6,8 +6,9 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,8 +16,11 @@ from rich.markup import escape
 
 from bot.config import Config, default_config_path, load_config
 from bot.errors import RapportError, ServiceUnavailable, find_outage, mask_url_passwords
-from bot.runtime import Runtime, resolve_data_dir
 from bot.logs import configure_logging
+
+if TYPE_CHECKING:  # imported when a command opens the runtime: `--help` and `config check` never load it
+    from bot.handoff.desk import Desk
+    from bot.runtime import Runtime
 
 ConfigOption = Annotated[
     Path | None,
@@ -34,7 +38,17 @@ T = TypeVar("T")
 
 
 def load(config_path: Path | None, data_dir: Path | None) -> tuple[Config, Path]:
+    from bot.runtime import resolve_data_dir
+
     return load_config(config_path or default_config_path()), resolve_data_dir(data_dir)
+
+
+def open_runtime(config: Config, data_dir: Path, desk: Desk | None = None) -> AbstractAsyncContextManager[Runtime]:
+    """``Runtime.open``: the stores, models and engine, whose imports (~3 s of CPU on a busy machine) only
+    the commands that open them pay for."""
+    from bot.runtime import Runtime
+
+    return Runtime.open(config, data_dir, desk=desk)
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

@@ -6,19 +6,19 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli.options import ConfigOption, DataDirOption, load, reports_errors, run_async
+from bot.cli.options import ConfigOption, DataDirOption, load, open_runtime, reports_errors, run_async
 from bot.errors import ReviewError
-from bot.learning.gaps import KnowledgeGaps
-from bot.learning.review import EXPORT_FILE
-from bot.runtime import Runtime
-from bot.store.review import ReviewRecord, ReviewStatus
+from bot.store.statuses import ReviewStatus
+
+if TYPE_CHECKING:  # the queue's rows and the learning modules load with the runtime, in the commands
+    from bot.store.review import ReviewRecord
 
 app = typer.Typer(help="Review agents' answers from handoffs (approve them into knowledge) and knowledge gaps.",
                   no_args_is_help=True)
@@ -47,7 +47,7 @@ def list_items(
     cfg, data = load(config, data_dir)
 
     async def run() -> list[ReviewRecord]:
-        async with Runtime.open(cfg, data) as runtime:
+        async with open_runtime(cfg, data) as runtime:
             return await runtime.team_answers.queue.items(status)
 
     items = run_async(run())
@@ -82,7 +82,7 @@ def approve(
     cfg, data = load(config, data_dir)
 
     async def run() -> ReviewRecord:
-        async with Runtime.open(cfg, data) as runtime:
+        async with open_runtime(cfg, data) as runtime:
             answers = runtime.team_answers
             new_question, new_answer = question, text
             if edit:
@@ -108,7 +108,7 @@ def reject(item_id: ItemId, config: ConfigOption = None, data_dir: DataDirOption
     cfg, data = load(config, data_dir)
 
     async def run() -> ReviewRecord:
-        async with Runtime.open(cfg, data) as runtime:
+        async with open_runtime(cfg, data) as runtime:
             return await runtime.team_answers.reject(item_id)
 
     item = run_async(run())
@@ -126,12 +126,14 @@ def export(
     cfg, data = load(config, data_dir)
 
     async def run() -> tuple[Path, int]:
-        async with Runtime.open(cfg, data) as runtime:
+        async with open_runtime(cfg, data) as runtime:
             folder = out_dir or runtime.knowledge_files().pages_dir
             path = await runtime.team_answers.export(folder)
             return path, len(await runtime.team_answers.queue.items(ReviewStatus.APPROVED, limit=100_000))
 
     path, count = run_async(run())
+    from bot.learning.review import EXPORT_FILE
+
     out.print(f"Wrote {count} approved answer(s) to {path}. Commit it; `rapport ingest` then serves it from the "
               f"file (its {EXPORT_FILE} sections replace the review copies).", highlight=False)
 
@@ -146,7 +148,9 @@ def gaps(
     cfg, data = load(config, data_dir)
 
     async def run() -> list[dict[str, object]]:
-        async with Runtime.open(cfg, data) as runtime:
+        from bot.learning.gaps import KnowledgeGaps
+
+        async with open_runtime(cfg, data) as runtime:
             clusters = await KnowledgeGaps(runtime.team_answers.queue, runtime.embedder).clusters(limit)
         return [{"count": c.count, "examples": list(c.examples), "platforms": list(c.platforms),
                  "last_asked": c.last_asked.isoformat()} for c in clusters]

@@ -6,7 +6,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,10 +14,22 @@ from rich.markup import escape
 
 from bot.cli.options import ConfigOption, reports_errors, run_async, stderr
 from bot.config import default_config_path, load_config
-from bot.scenarios.model import LoadedFile, ScenarioFileError, load_file
-from bot.scenarios.report import print_scenario, print_summary
-from bot.scenarios.results import RunResult
-from bot.scenarios.runner import ScenarioRunner
+
+if TYPE_CHECKING:  # bot.scenarios imports its runner, and so the runtime: each is imported where it is used
+    from bot.scenarios.model import LoadedFile
+    from bot.scenarios.results import RunResult
+    from bot.scenarios.runner import ScenarioRunner
+
+
+def __getattr__(name: str) -> Any:
+    """``ScenarioRunner`` imports the runtime (stores, models, engine): loaded when `rapport test` runs, or
+    when a test replaces it, not by every command that imports this module to register `rapport test`."""
+    if name == "ScenarioRunner":
+        from bot.scenarios.runner import ScenarioRunner
+
+        globals()[name] = ScenarioRunner
+        return ScenarioRunner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 SCHEMA_ERROR = 2  # a file does not follow the format: nothing was run
 FAILED = 1
@@ -82,8 +94,11 @@ def register(app: typer.Typer) -> None:
         files = _load_all(paths)
         out = Console(stderr=json_output, soft_wrap=True)
         work = _work_dir(data_dir)
+        from bot.scenarios.report import print_scenario, print_summary
+
+        runner_class = globals().get("ScenarioRunner") or __getattr__("ScenarioRunner")  # a test may have replaced it
         try:
-            runner = ScenarioRunner(cfg, work, keep=data_dir is not None,
+            runner = runner_class(cfg, work, keep=data_dir is not None,
                                     progress=lambda result: print_scenario(out, result, verbose))
             out.print(f"[dim]{sum(len(f.content.scenarios) for f in files)} scenarios in {len(files)} file(s); "
                       "indexing knowledge/ first …[/]", highlight=False)
@@ -117,6 +132,8 @@ def scenario_files(paths: list[Path]) -> list[Path]:
 
 def _load_all(paths: list[Path]) -> list[LoadedFile]:
     """Every file checked before anything runs; all their mistakes reported at once (exit 2)."""
+    from bot.scenarios.model import ScenarioFileError, load_file
+
     files, problems = [], []
     targets = scenario_files(paths)
     if not targets:
@@ -136,6 +153,8 @@ def _load_all(paths: list[Path]) -> list[LoadedFile]:
 
 
 def _work_dir(data_dir: Path | None) -> Path:
+    from bot.scenarios.model import ScenarioFileError
+
     if data_dir is None:
         return Path(tempfile.mkdtemp(prefix="rapport-test-"))
     if data_dir.exists() and any(data_dir.iterdir()):

@@ -8,26 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select, update
 
 from bot.store.database import Database
-from bot.store.statuses import TurnRole
+from bot.store.statuses import ReviewStatus, TurnRole
 from bot.store.tables import Handoff, ReviewItem, Turn, as_utc, utcnow
 
 __all__ = ["AskedTurn", "ReviewQueue", "ReviewRecord", "ReviewStatus", "forget_review_items"]
 
 # A question asked this long before the handoff opened still belongs to it (the misses that led there).
 LEAD_IN = timedelta(hours=1)
-
-
-class ReviewStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,3 +46,11 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"  # not yet accepted by the platform
     DELIVERED = "delivered"
     FAILED = "failed"  # refused for good, or every attempt used
+
+
+class ReviewStatus(StrEnum):
+    """Where an agent's answer is in the review queue (bot/store/review.py)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
