@@ -22,14 +22,14 @@ _WHO = (r"(?:dog|dogs|puppy|cat|cats|kitten|rabbit|bunny|hamster|parrot|horse|pe
 # "my dog is …", "our kids love …", "my wife's birthday is …", "my son just turned 12"
 _ABOUT_THEM = re.compile(
     rf"\b(?:my|our)\s+(?:new\s+|little\s+|old\s+|older\s+|younger\s+|two\s+|2\s+)?{_WHO}(?:'s\s+\w+)?\s+"
-    r"(?:is|are|'s|was|were|has|have|had|loves?|likes?|hates?|prefers?|gets|eats?|can't|cannot|"
-    r"can|doesn't|does not|don't|do not|won't|only|just|turned|turns|started|runs?|plays?|wears?)\b", re.I)
+    r"(?:is|are|'s|was|were|has|have|had|loves?|likes?|hates?|prefers?|gets|eats?|can'?t|cannot|can not|"
+    r"can|doesn'?t|does not|don'?t|do not|won'?t|only|just|turned|turns|started|runs?|plays?|wears?)\b", re.I)
 # "I'm training for a marathon", "I love trail running", "I don't drink coffee", "I work from home"
 _ABOUT_ME = re.compile(
     r"\bi(?:'m| am)\s+(?:training for|pregnant|left-handed|a (?:nurse|teacher|student|runner|chef|vet)|"
     r"(?:moving|going) (?:house|abroad)|on a (?:diet|budget))\b|"
-    r"\bi\s+(?:really\s+)?(?:love|like|enjoy|hate|prefer|don't (?:eat|drink|like)|do not (?:eat|drink|like)|"
-    r"can't (?:eat|drink|stand)|never (?:eat|drink)|work from home|work nights|run|cook|bake|hike|cycle|swim)\b"
+    r"\bi\s+(?:really\s+)?(?:love|like|enjoy|hate|prefer|don'?t (?:eat|drink|like)|do not (?:eat|drink|like)|"
+    r"can'?t (?:eat|drink|stand)|never (?:eat|drink)|work from home|work nights|run|cook|bake|hike|cycle|swim)\b"
     # "I like it", "I hate waiting", "I love that": a verdict on something here, not a fact about them.
     r"(?!\s+(?:it|this|that|them|these|those|waiting|when|how|you|your|the way|being)\b)", re.I)
 # Support requests are never "noted": "my order is late", "my package has not arrived", "my lamp is broken".

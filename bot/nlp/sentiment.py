@@ -7,10 +7,11 @@ captures the complaint. The model is a three-class (negative / neutral / positiv
 logistic regression over
 
 * the all-MiniLM-L6-v2 embedding of the message (384 numbers, from :mod:`bot.embedder`), and
-* twelve cheap features (``EXTRA_FEATURES``): VADER's compound, pos, neg and neu scores, whether the
+* thirteen cheap features (``EXTRA_FEATURES``): VADER's compound, pos, neg and neu scores, whether the
   message is a question, frustration (repeat-contact) and sarcasm cues, the share of shouted
-  (all-caps) letters, repeated ``!``/``?``, shortness, a repeated ``??`` and a plain question
-  ("are the socks itchy?") (standardised with the training set's mean and spread).
+  (all-caps) letters, repeated ``!``/``?``, shortness, a repeated ``??``, a plain question
+  ("are the socks itchy?") and a fact told about themselves ("my dog is allergic to chicken")
+  (standardised with the training set's mean and spread).
 
 It is trained by ``scripts/train_sentiment.py`` and its weights ship as
 ``bot/nlp/sentiment_model.npz`` (~6 KB); inference is one matrix product in numpy.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ MODEL_PATH = Path(__file__).resolve().parent / "sentiment_model.npz"
 CLASSES = (SentimentLabel.NEGATIVE, SentimentLabel.NEUTRAL, SentimentLabel.POSITIVE)
 EXTRA_FEATURES = ("vader_compound", "vader_pos", "vader_neg", "vader_neu", "question",
                   "frustration", "sarcasm", "caps", "repeated_punct", "short", "repeated_question",
-                  "plain_question")
+                  "plain_question", "told_fact")
 # Support-language cues that neither VADER nor a review-trained embedding weighs: a repeat
 # contact ("second time", "again", "how many times", "asked ... three times") or a plain insult is
 # a complaint even without a sentiment word. A bare "three times"/"twice" is not one ("take it
@@ -50,7 +52,9 @@ _FRUSTRATION = re.compile(
     r"|how many (more )?times|(hundredth|umpteenth) time|(second|third|fourth|fifth|sixth|\d+(st|nd|rd|th))"
     r" (email|message|call|request)|(asked?|asking|told|emailed|called|rang|written|wrote|contacted|explained"
     r"|chased|sent)\b( \w+){0,4} (twice|(two|three|four|five|six|\d+) times)"
-    r"|(twice|(two|three|four|five|six|\d+) times) (now|already))\b", re.I)
+    r"|(twice|(two|three|four|five|six|\d+) times) (now|already)"
+    # "do you people ever answer", "does anyone ever reply"
+    r"|(do|does|did|will|can) (you|anyone|anybody|someone|somebody)( \w+){0,2} ever)\b", re.I)
 # Praise words used ironically: "oh great", "just great", "thanks for nothing", "yeah right".
 _SARCASM = re.compile(r"\b(oh,? (great|wonderful|perfect|brilliant|nice)|just (great|perfect|wonderful)"
                       r"|thanks for nothing|yeah,? right|wow,? thanks|great\. another|great,? another)\b", re.I)
@@ -58,13 +62,21 @@ _REPEATED = re.compile(r"[!?]{2,}")
 _WORD = re.compile(r"[^\W\d_]+")
 # "??", "?!": in a support chat an impatient question, whatever the words ("HELLO??", "where is it??").
 _REPEATED_QUESTION = re.compile(r"\?[!?]|[!]\?")
-# A plain question: it opens with a question word (not "why"), has one "?" at the end, no
+# A plain question: it opens with a question word (not "why"), has one "?" at the end (or none, after an opening only a question has), no
 # frustration cue and is not shouted. In a product question ("are the socks itchy?", "does the
 # lid leak?", "how heavy is the tent?") the attribute word is what is asked about, not a
 # complaint, though VADER and the embedding read "itchy" and "leak" as negative.
 _PLAIN_QUESTION = re.compile(
     r"^\s*(is|are|was|were|does|do|did|will|would|can|could|should|has|have|how|which|what|where|when|who"
-    r"|any|anything|got)\b[^?!]*\?\s*$", re.I)
+    r"|any|anything|got)\b[^?!]*\?\s*$"
+    # Customers often leave the "?" off ("is there a warranty", "do you ship to canada"): without one,
+    # only the openings that cannot start a statement ("have been waiting…", "got a broken lamp" can).
+    r"|^\s*((is|are) (there|it|this|that|the|my)|(do|does|did|can|could|will|would|should) (you|i|we|it|they|the|this|my)"
+    r"|(how|what|where|when|which) (do|does|did|is|are|can|long|much|many|if|happens))\b[^?!]{0,80}$", re.I)
+# A told fact addressed to nobody: "my dog is allergic to chicken" reads as a complaint to the
+# embedding and to VADER ("allergic", "hates", "can't stand"), but "my dog hates your food" is one.
+_ADDRESSES_US = re.compile(r"\b(you|your|yours|u|ur)\b", re.I)
+_NOW = datetime(2000, 1, 1, tzinfo=timezone.utc)  # stated_facts stamps facts with a time; unused here
 
 
 @lru_cache(maxsize=1)
@@ -80,6 +92,9 @@ def extra_features(texts: list[str]) -> np.ndarray:
     repeated ``!``/``?``, shortness (greetings and "ok" carry no polarity whatever the lexicon
     says), ``??`` (an impatient question) and a plain question (opens with a question word other
     than "why", one ``?``, no frustration cue, not shouted)."""
+    from bot.customers.preferences import stated_facts
+    from bot.customers.told import told_about_themselves
+
     analyzer = _vader()
     out = np.zeros((len(texts), len(EXTRA_FEATURES)), dtype=np.float32)
     for i, text in enumerate(texts):
@@ -103,6 +118,8 @@ def extra_features(texts: list[str]) -> np.ndarray:
             1.0 if len(text.split()) <= 2 else 0.0,
             1.0 if _REPEATED_QUESTION.search(text) else 0.0,
             1.0 if _PLAIN_QUESTION.match(text) and not frustrated and caps < 0.5 else 0.0,
+            1.0 if not frustrated and not _ADDRESSES_US.search(text)
+            and (told_about_themselves(text) or stated_facts(text, _NOW)) else 0.0,
         )
     return out
 

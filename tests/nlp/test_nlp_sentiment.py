@@ -154,3 +154,31 @@ def test_cue_features():
     assert asked[column["frustration"]] == 1 and dosage[column["frustration"]] == 0
     assert why[column["plain_question"]] == 0 and shout[column["plain_question"]] == 0
     assert monday[column["caps"]] == 0  # ordinary capitals are not shouting
+
+
+def test_told_facts_and_unmarked_questions_are_cue_features():
+    from bot.nlp.sentiment import extra_features
+
+    column = {name: i for i, name in enumerate(EXTRA_FEATURES)}
+    rows = extra_features(["my dog is allergic to chicken btw", "I am allergic to wool", "my dog hates your food",
+                           "is there a warranty", "have been waiting three weeks for my order",
+                           "do you people ever answer"])
+    dog, wool, food, warranty, waiting, ever = rows
+    assert dog[column["told_fact"]] == 1 and wool[column["told_fact"]] == 1
+    assert food[column["told_fact"]] == 0  # addressed to us: a complaint, not a fact about them
+    assert warranty[column["plain_question"]] == 1  # no "?", but only a question opens so
+    assert waiting[column["plain_question"]] == 0  # "have been…" opens statements too
+    assert ever[column["frustration"]] == 1 and ever[column["plain_question"]] == 0
+
+
+@pytest.mark.parametrize("text", ["my dog is allergic to chicken btw", "my daughter hates the color pink",
+                                  "I am allergic to wool", "is there a warranty", "do you ship to canada"])
+def test_facts_told_and_questions_without_a_question_mark_are_not_complaints(scorer, text):
+    # Facts a customer tells about themselves or their family read as complaints to the embedding
+    # ("allergic", "hates"): three in a row once handed a customer to a person.
+    assert scorer.score(text).label is SentimentLabel.NEUTRAL
+
+
+@pytest.mark.parametrize("text", ["my dog hates your food", "my son is allergic and you still sent nuts"])
+def test_the_same_words_aimed_at_us_stay_negative(scorer, text):
+    assert scorer.score(text).label is SentimentLabel.NEGATIVE
