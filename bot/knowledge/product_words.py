@@ -5,9 +5,9 @@ adjustment policy, but in MiniLM's embedding the word "kettle" outweighs the res
 price adjustment section, 0.52 for "my item got cheaper since I bought it…"), and on the keyword side a
 word no policy page holds lowers every policy section's coverage. The pages name products only where a
 product has its own section (cleaning the desk lamp); the policies speak of "an item". So when the
-question as written finds nothing near, the search reads it again with its product nouns said as "item"
-and keeps the better score of each section (``bot/knowledge/search.py``): a product-care question loses
-nothing, a policy question about a named item finds its policy.
+question as written finds no answer, the search reads it again with its product nouns said as "item"
+and keeps the better score of each section (``bot/knowledge/search.py`` says when): a product-care
+question loses nothing, a policy question about a named item finds its policy.
 """
 
 from __future__ import annotations

@@ -33,10 +33,15 @@ LEXICAL_NEUTRAL = 0.5
 # was meant; below it, two sections answer the question about equally well.
 CONFIDENT_MARGIN = 0.03
 # Below this best score the question as written found nothing near (config's clarify_min_similarity by
-# default): if it names a product, it is read again with the product said as "item". Only then: a question
-# that found its section as written ("how do i send back the socks") keeps it, while "item" would pull
-# it towards the sections that say "item" ("What if my item arrived damaged…").
+# default): if it names a product, it is read again with the product said as "item", and each section keeps
+# its better score.
 GENERAL_READING_BELOW = 0.4
+# Below this best score (config's answer_min_similarity by default) the question as written found something
+# near but no answer: "amazon sells the kettle for less, will you match it" finds the price match at 0.43,
+# still held down by "kettle". It is read again as about an "item" too, but that reading may only make the
+# section found surer (0.61), never pick another: "how do i send back the socks" found the worn-shoes
+# section as written, and "send back the items" would pull it to "What if my item arrived damaged…".
+CONFIRMING_READING_BELOW = 0.55
 # Nearest vectors fetched per collection: every section has two (heading alone, heading +
 # answer), and the lexical view may promote a section the cosine ranked well below the top.
 DENSE_POOL = 64
@@ -146,10 +151,12 @@ def fused_similarity(dense: float, coverage: float) -> float:
 
 
 Coverage = dict[LexicalIndex, dict[SectionKey, float]]
+# Each section's best score over the readings of a question, with the candidate and keyword coverage that gave it.
+Scores = dict[SectionKey, tuple[float, _Candidate, float]]
 
 
 async def _read(embedding: np.ndarray, text: str, sources: Sequence[tuple[VectorCollection, LexicalIndex | None]],
-                best: dict[SectionKey, tuple[float, _Candidate, float]]) -> None:
+                best: Scores) -> None:
     """Score the sections for one reading of the question, keeping each section's best score so far
     (with its candidate and keyword coverage) in ``best``."""
     candidates = await _candidates(embedding, sources)
@@ -190,6 +197,14 @@ def _score(candidate: _Candidate, key: SectionKey, coverage: Coverage) -> float:
     return fused_similarity(candidate.dense, coverage[candidate.index].get(key, 0.0))
 
 
+def _top_score(best: Scores) -> float:
+    return max((b[0] for b in best.values()), default=0.0)
+
+
+def _top_key(best: Scores) -> SectionKey | None:
+    return max(best, key=lambda key: best[key][0], default=None)
+
+
 class KnowledgeBase:
     """Page sections and catalog vectors, searched by a query's embedding and (when given) its words.
 
@@ -201,7 +216,9 @@ class KnowledgeBase:
     A question naming one of the shop's products that finds nothing near as written ("my kettle got
     cheaper since I bought it": 0.30) is read again with the product said as "item"
     (``bot/knowledge/product_words.py``), and each section keeps the better of its two scores: the
-    product's name no longer drowns the policy it asks about.
+    product's name no longer drowns the policy it asks about. One that finds a section near but below an
+    answer ("amazon sells the kettle for less…": 0.43) is read again too, and the better scores are kept
+    only when the "item" reading ranks the same section first.
     """
 
     def __init__(self, pages: PageCollections, catalog: VectorCollection, embedder: Embedder | None = None) -> None:
@@ -243,13 +260,19 @@ class KnowledgeBase:
         if include_internal:
             sources.append((self.pages.internal, self.pages.lexical_internal))
         # Each section's best score over the readings of the question, with the view that gave it.
-        best: dict[SectionKey, tuple[float, _Candidate, float]] = {}
+        best: Scores = {}
         await _read(embedding, text, sources, best)
-        if text and self._embedder is not None and max((b[0] for b in best.values()), default=0.0) < GENERAL_READING_BELOW:
+        if text and self._embedder is not None and _top_score(best) < CONFIRMING_READING_BELOW:
             general = (await self._product_words()).generalised(respelt or text)
             if general is not None:
                 as_item, without_product = general
-                await _read((await embed_async(self._embedder, [as_item]))[0], without_product, sources, best)
+                as_written = _top_key(best)
+                read_as_item: Scores = {}
+                await _read((await embed_async(self._embedder, [as_item]))[0], without_product, sources, read_as_item)
+                if _top_score(best) < GENERAL_READING_BELOW or _top_key(read_as_item) == as_written:
+                    for key, scored_as_item in read_as_item.items():
+                        if key not in best or scored_as_item[0] > best[key][0]:
+                            best[key] = scored_as_item
         scored = sorted(((score, key, c) for key, (score, c, _) in best.items()), key=lambda item: -item[0])
         if learn and self.learning is not None:
             moved = await self.learning.rerank(embedding, [(score, key) for score, key, _ in scored], customer_id)
