@@ -35,7 +35,9 @@ class Answer(Handler):
         floor = self.services.thresholds
         overview = overview_for(situation.text, situation.context.knowledge, floor.clarify_min_similarity)
         # "do you have a loyalty program?": the page about it says what it is, however close its sections are.
-        if overview is not None and (overview is best or answers(best, floor.answer_min_similarity)):
+        # When the best section is on that same page ("do you do returns": how to start one, the policy), the
+        # sections compete only among themselves; which one was meant does not matter to "do you have it?".
+        if overview is not None and (overview.source == best.source or answers(best, floor.answer_min_similarity)):
             return self.decision(f"asked whether we have {overview.title} ({best.similarity:.2f})", answer=overview)
         if not answers(best, floor.answer_min_similarity):
             return None
