@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -268,28 +269,32 @@ def _build_in_child(source: Path, target: Path) -> None:
     log.info("embedding model prepared", extra={"seconds": round(time.perf_counter() - started, 2)})
 
 
-# glibc's mallopt parameter for the size from which a block is mapped on its own (and unmapped when freed).
-_M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_ENV = "MALLOC_MMAP_THRESHOLD_"  # glibc's own variable: when set, it decides instead
+# A call whose model runs add up to this many tokens (texts × the longest, each run) hands its freed
+# activations back: one message is a few dozen, one full run MAX_TOKENS.
+TRIM_AFTER_TOKENS = 256
 
 
-def return_large_blocks_to_the_system(threshold: int = 128 * 1024) -> bool:
-    """Have glibc map every block of ``threshold`` bytes or more on its own, so that freeing it gives
-    the memory back at once. glibc starts there but raises the threshold each time it frees a mapped
-    block (up to 32 MB), and from then on the model's activations (MBs each, freed after every run)
-    come from the heap, which keeps what it grew to: a run of 256 tokens peaked 64 MB above the
-    loaded model, 22 MB with this; 96 texts of 4 to ~200 tokens kept 39 MB after, 5 MB with this
-    (``tests/test_footprint.py``); ``rapport serve`` under 30 conversations peaked at 339 MB, 325 MB
-    with this, for the same CPU (README); long texts cost ~20% more CPU (fresh pages each run).
-    False where there is no glibc, or when MALLOC_MMAP_THRESHOLD_ is set."""
-    if os.environ.get(MMAP_THRESHOLD_ENV) or not sys.platform.startswith("linux"):
-        return False
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
     import ctypes
 
     try:
-        return bool(ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, threshold))
-    except (OSError, AttributeError):  # a libc without mallopt (musl)
-        return False
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # a libc without malloc_trim (musl)
+        return None
+
+
+def give_freed_memory_back() -> bool:
+    """Have glibc return the free pages of its heaps to the system (malloc_trim). A long run's
+    activations (MBs each, freed at its end) come from a heap that otherwise keeps what it grew to:
+    96 texts of 4 to ~200 tokens kept 39 MB after, a few MB with this (``tests/test_footprint.py``).
+    Called after long calls only: a short message's run frees little, and mapping every large block on
+    its own instead (mallopt M_MMAP_THRESHOLD, tried) cost every allocation in the process fresh
+    pages — a scenario run 0.5 s more. False where there is no glibc."""
+    trim = _malloc_trim()
+    return bool(trim and trim(0))
 
 
 class OnnxMiniLM:
@@ -324,7 +329,6 @@ class OnnxMiniLM:
         for required in (model, vocab):
             if not required.exists():
                 raise RapportError(f"model file {required} is missing", fix="reinstall rapport's dependencies")
-        return_large_blocks_to_the_system()  # before the session allocates its weights and activations
         options = ort.SessionOptions()
         # One core stays for the event loop (and the batcher's next batch): on two cores a second
         # intra-op thread made a sentence no cheaper in CPU and slower on the clock (README).
@@ -359,8 +363,12 @@ class OnnxMiniLM:
             return np.zeros((0, self.dimension), dtype=np.float32)
         tokens = [e.ids for e in self._tokenizer.encode_batch(texts)]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        run_tokens = 0
         for index in self._runs([len(t) for t in tokens]):
             out[index] = self._embed_batch([tokens[i] for i in index])
+            run_tokens += len(index) * max(len(tokens[i]) for i in index)
+        if run_tokens >= TRIM_AFTER_TOKENS:
+            give_freed_memory_back()
         return out
 
     def _runs(self, lengths: list[int]) -> list[list[int]]:

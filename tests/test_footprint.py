@@ -68,8 +68,8 @@ print(json.dumps({"peak_mb": peak_mb() - before, "kept_mb": rss_mb() - before}))
 
 
 def test_long_texts_activations_stay_bounded_and_go_back_to_the_system() -> None:
-    # Measured: peak +18 MB, +5 MB kept; with glibc's own threshold (return_large_blocks_to_the_system
-    # not called) +45 / +39 MB; before the 256-token runs, 16 texts a run whatever their length, ~+200 MB peak.
+    # Measured: peak +49 MB, +12 MB kept; without give_freed_memory_back +52 / +47 MB; before the
+    # 256-token runs, 16 texts a run whatever their length, ~+200 MB peak.
     result = subprocess.run([sys.executable, "-c", ACTIVATIONS_PROBE], cwd=ROOT, capture_output=True, text=True,
                             timeout=300, env={k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"})
     assert result.returncode == 0, result.stderr

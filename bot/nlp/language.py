@@ -149,8 +149,6 @@ class LanguageDetector:
         the catalog); they are dropped before detection. Thresholds apply to Latin-script text; a
         message mostly in another script (Cyrillic, CJK, Arabic, …) needs only two letters."""
         self._candidates = list(candidates)
-        self._model: Any = None  # loaded by the first message long enough to need it (~20 MB, ~1.2 s of CPU)
-        self._loading = threading.Lock()
         self._known = frozenset(w.lower() for w in known_words)
         self._min_words = min_words
         self._min_letters = min_letters
@@ -175,14 +173,26 @@ class LanguageDetector:
 
 
     def _identifier(self) -> Any:
-        with self._loading:  # detect runs on worker threads: two first messages load it once
-            if self._model is None:
-                try:  # ~20 MB, the same answers (bot/nlp/language_model.py)
-                    self._model = NgramLanguageIdentifier.from_py3langid(self._candidates)
-                except ModelLayoutError as error:  # another py3langid's file: its own loader, ~50 MB
-                    log.warning("py3langid's model loaded whole (~50 MB, ~105 MB while loading): %s", error)
-                    self._model = _py3langid_identifier(self._candidates)
-        return self._model
+        return _identifier_for(tuple(self._candidates))
+
+
+# The loaded models, one per set of candidates for the whole process: loading costs ~1.1 s of CPU and
+# ~20 MB, and every runtime has its detector (the scenario runner opens one a scenario).
+_IDENTIFIERS: dict[tuple[str, ...], Any] = {}
+_LOADING = threading.Lock()
+
+
+def _identifier_for(candidates: tuple[str, ...]) -> Any:
+    """The model for ``candidates``, loaded by the first message long enough to need it; classify
+    only reads it, so detectors on any thread share it."""
+    with _LOADING:  # detect runs on worker threads: two first messages load it once
+        if candidates not in _IDENTIFIERS:
+            try:  # ~20 MB, the same answers (bot/nlp/language_model.py)
+                _IDENTIFIERS[candidates] = NgramLanguageIdentifier.from_py3langid(candidates)
+            except ModelLayoutError as error:  # another py3langid's file: its own loader, ~50 MB
+                log.warning("py3langid's model loaded whole (~50 MB, ~105 MB while loading): %s", error)
+                _IDENTIFIERS[candidates] = _py3langid_identifier(list(candidates))
+        return _IDENTIFIERS[candidates]
 
 
 def _py3langid_identifier(candidates: list[str]) -> Any:
