@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import shutil
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,7 @@ async def test_the_keyword_index_is_built_at_load_and_never_while_searching(
             super().__init__(documents, english)
 
     monkeypatch.setattr(search_module, "LexicalIndex", CountingIndex)
+    monkeypatch.setattr(search_module, "_BUILT", OrderedDict())  # as in a process that built none yet
     knowledge = await KnowledgeBase.open(runtime.knowledge.pages, runtime.knowledge.catalog)
     assert len(builds) == 2  # public and internal, once each
     questions = ["where is my refund", "how lnog does shiping take", "do you price match amazon?"] * 10
@@ -219,3 +221,16 @@ async def test_the_labelled_questions_rank_at_least_as_well_as_dense_alone(runti
     assert labelled >= 150
     assert hybrid_top1 >= dense_top1 and hybrid_top1 / labelled >= 0.8
     assert hybrid_wrong < dense_wrong / 2  # confident wrong answers (and answered none questions) at least halved
+
+
+async def test_runtimes_on_the_same_knowledge_share_one_index_and_new_sections_get_a_new_one(
+    runtime: Runtime,
+) -> None:
+    pages = runtime.knowledge.pages
+    await pages.refresh_lexical()
+    public = pages.lexical_public
+    await pages.refresh_lexical()  # the same sections: the index already built
+    assert pages.lexical_public is public
+    changed = [LexicalDocument(("faq.md", 99), "Gift wrap", "Gift wrap", "We wrap any order for 3 EUR.")]
+    assert search_module._index_for(changed) is not public
+    assert "wrap" in search_module._index_for(changed).query_terms("gift wrap please")
