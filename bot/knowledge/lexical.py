@@ -32,6 +32,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 SectionKey = tuple[str, int]  # (source page, chunk index): one retrievable section
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_WORD_AS_WRITTEN = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?", re.I)  # what _WORD finds, before lower-casing
 # Chat filler carries no topic; BM25's own list lacks it.
 _CHAT_FILLER = {"pls", "plz", "please", "hi", "hey", "hello", "guys", "u", "ur", "im", "i'm", "ive", "i've", "thx",
                 "thanks", "ok", "okay", "just", "still", "now", "really", "get", "got", "want", "need", "know"}
@@ -143,10 +144,23 @@ class LexicalIndex:
         return " ".join(self.corrector.correct(w) for w in words(text))
 
     def respell(self, text: str) -> str | None:
-        """``correct(text)`` when it changed a word, else None (most turns: nothing to re-embed)."""
-        original = words(text)
-        corrected = [self.corrector.correct(w) for w in original]
-        return " ".join(corrected) if corrected != original else None
+        """``text`` with its misspelt words corrected in place, else None (most turns: nothing to
+        re-embed). The rest stays as written: "bought it, can i get the diference?" keeps its comma
+        and question mark, which the embedding reads (0.53 to the price-adjustment section with them,
+        0.49 without)."""
+        changed = False
+
+        def corrected(match: re.Match[str]) -> str:
+            nonlocal changed
+            word = words(match.group())
+            fixed = self.corrector.correct(word[0]) if len(word) == 1 else match.group()
+            if len(word) != 1 or fixed == word[0]:
+                return match.group()
+            changed = True
+            return fixed
+
+        respelt = _WORD_AS_WRITTEN.sub(corrected, text)
+        return respelt if changed else None
 
     def score(self, text: str) -> dict[SectionKey, LexicalScore]:
         """BM25 and query coverage of every section that shares a term with the query."""

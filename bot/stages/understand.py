@@ -19,6 +19,9 @@ from bot.types import Inbound, Sentiment
 _GREETING = re.compile(
     r"^\s*(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)\b[\s\w]{0,20}[!.?]*\s*$", re.I
 )
+# "hey do u sell giftcards" fits the greeting's 20 characters but asks something: not a bare hello.
+_ASKS_IN_GREETING = re.compile(
+    r"\b(do|does|did|where|what(?!'?s up\b| up\b)|when|why|which|sell|have|order|refund|return|track|check)\b", re.I)
 _THANKS = re.compile(r"^\s*((ok(ay)?|great|perfect|cool|awesome)[,!.]?\s*)?(thanks|thank you|thx|ty|cheers)\b.{0,30}$", re.I)
 # Praise and thanks anywhere in a short message: "you guys are awesome, thank you!!"
 _THANKS_ANYWHERE = re.compile(r"^(?=.{0,80}$).*\b(thanks|thank you|thank u|thx|cheers|much appreciated|you('re| are) (awesome|great|the best)|"
@@ -118,7 +121,7 @@ class Understand:
             text=text,
             embedding=embedding,
             sentiment=sentiment,
-            is_greeting=bool(_GREETING.match(text)),
+            is_greeting=bool(_GREETING.match(text)) and not _ASKS_IN_GREETING.search(text),
             is_thanks=bool(_THANKS.match(text) or _THANKS_ANYWHERE.match(text)) and "?" not in text
             and not _ASKS_MORE.search(text),
             # Phrases catch the unmistakable cases; the intent router catches the paraphrases.

@@ -21,6 +21,13 @@ def test_misspelt_words_become_the_nearest_knowledge_word() -> None:
     assert index.respell("how long does shipping take") is None  # nothing to fix: nothing re-embedded
 
 
+def test_respelling_changes_only_the_misspelt_words_and_keeps_how_the_rest_was_written() -> None:
+    index = LexicalIndex(DOCS)
+    # The embedding reads case, commas and question marks; only "shiping" and "Oder" were wrong.
+    assert index.respell("Hi, how long does shiping take?!") == "Hi, how long does shipping take?!"
+    assert index.respell("Can’t find my Oder, where is it?") == "Can’t find my order, where is it?"
+
+
 def test_real_words_are_not_corrected_into_knowledge_words() -> None:
     index = LexicalIndex(DOCS)
     # "weather" is one edit from "leather", but it is a common English word in its own right.
