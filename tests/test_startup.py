@@ -46,6 +46,8 @@ SLACK = ("slack_bolt", "slack_sdk", "aiohttp")  # aiohttp: Slack's HTTP client (
 DISCORD = ("discord",)
 LLM = ("openai", "tiktoken")
 MIGRATIONS = ("alembic",)  # the schema is checked with one SELECT; Alembic loads only to migrate
+# Redis without stores.redis_url (~0.6 s); the page splitter, which only ingest needs (~0.4 s).
+UNUSED = ("redis", "langchain_text_splitters")
 WEB = ("uvicorn", "starlette", "jinja2")  # the web process's, not the worker's
 # Environment variables that would switch on a store or platform (they must not leak in from the shell).
 SWITCHES = ("DATABASE_URL", "REDIS_URL", "CHROMA_URL", "OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN",
@@ -119,7 +121,7 @@ async def test_serve_without_platforms_loads_no_platform_sdk_nor_alembic(tmp_pat
         tmp_path, ["serve", "--host", "127.0.0.1", "--port", str(port), "--config", str(ROOT / "config.yaml"),
                    "--data-dir", str(data_dir)], {}, healthz(port))
     assert "uvicorn" in modules and "bot.runtime" in modules  # the list is the serving process's own
-    assert loaded(modules, SLACK + DISCORD + ("telegram",) + LLM + MIGRATIONS) == []
+    assert loaded(modules, SLACK + DISCORD + ("telegram",) + LLM + MIGRATIONS + UNUSED) == []
 
 
 async def test_serve_with_telegram_webhook_loads_telegram_alone(tmp_path: Path, data_dir: Path) -> None:
