@@ -39,6 +39,7 @@ from bot.stages.decide import Decide
 from bot.handlers import registry as handler_registry
 from bot.handlers.base import Services
 from bot.nlp.language import LanguageDetector
+from bot.nlp.spelling import EnglishRespeller
 from bot.store.dialogue import DialogueStore
 from bot.stages.identify import Identify
 from bot.stages.recall import Recall
@@ -170,6 +171,7 @@ class Runtime:
                     IntentRouter.load(config.resolve(config.knowledge.intents), data_dir, embedder,
                                       config.thresholds.intent_confidence),
                     LanguageDetector(product_words),
+                    EnglishRespeller(product_words),
                 ),
                 recall=Recall(log, memory, knowledge, insights, config.conversation.recent_turns,
                               config.conversation.recalled_memories, set(config.admins),

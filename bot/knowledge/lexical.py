@@ -68,8 +68,10 @@ def words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def english_counts() -> dict[str, int]:
-    """Word frequencies of SymSpell's bundled English dictionary (82,765 words), loaded once."""
+    """Word frequencies of SymSpell's bundled English dictionary (82,765 words), loaded once a process
+    (~0.09 s): every keyword index and the message respeller read it, none changes it."""
     counts: dict[str, int] = {}
     text = resources.files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
     for line in text.splitlines():

@@ -13,6 +13,7 @@ from bot.customers.preferences import Fact, stated_facts
 from bot.embedder import Embedder, embed_async
 from bot.intents import OUT_OF_SCOPE, Intent, IntentLabel, IntentRouter
 from bot.nlp.language import ENGLISH, Language, LanguageDetector
+from bot.nlp.spelling import EnglishRespeller
 from bot.sentiment import SentimentScorer
 from bot.types import Inbound, Sentiment
 
@@ -102,10 +103,11 @@ class Understanding:
 class Understand:
     def __init__(
         self, embedder: Embedder, scorer: SentimentScorer, human_phrases: list[str], router: IntentRouter | None = None,
-        languages: LanguageDetector | None = None,
+        languages: LanguageDetector | None = None, respeller: EnglishRespeller | None = None,
     ) -> None:
         self._router = router or IntentRouter(None)
         self._languages = languages
+        self._respeller = respeller
         self._embedder = embedder
         self._scorer = scorer
         phrases = "|".join(re.escape(p) for p in sorted(human_phrases, key=len, reverse=True))
@@ -113,10 +115,15 @@ class Understand:
 
     async def __call__(self, inbound: Inbound) -> Understanding:
         text = inbound.text.strip()
+        # "my lamp arived brokn!!!" is embedded, scored and routed as "my lamp arrived broken!!!"; every
+        # check on the words themselves, and what is stored, keeps the text as written.
+        read = text
+        if self._respeller is not None and self._respeller.needs_lookup(text):  # a word in no dictionary
+            read = await asyncio.to_thread(self._respelt, text)
         # Through the batcher when there is one: concurrent conversations share one model call.
-        (embedding,) = await embed_async(self._embedder, [text or " "])
+        (embedding,) = await embed_async(self._embedder, [read or " "])
         # One thread hop for the small models keeps the event loop free and the overhead low.
-        sentiment, intent, language = await asyncio.to_thread(self._models, text, embedding)
+        sentiment, intent, language = await asyncio.to_thread(self._models, text, read, embedding)
         return Understanding(
             text=text,
             embedding=embedding,
@@ -136,9 +143,19 @@ class Understand:
             vote=answer_vote(text),
         )
 
-    def _models(self, text: str, embedding: np.ndarray) -> tuple[Sentiment, Intent, Language]:
-        language = self._languages.detect(text) if self._languages is not None else Language(ENGLISH, 1.0, True, "assumed")
-        return self._scorer.score_embedding(text, embedding), self._router.route(text, embedding), language
+    def _models(self, text: str, read: str, embedding: np.ndarray) -> tuple[Sentiment, Intent, Language]:
+        """Sentiment and intent of the message as read (respelt), its language as written."""
+        return self._scorer.score_embedding(read, embedding), self._router.route(read, embedding), self._language(text)
+
+    def _language(self, text: str) -> Language:
+        return self._languages.detect(text) if self._languages is not None else Language(ENGLISH, 1.0, True, "assumed")
+
+    def _respelt(self, text: str) -> str:
+        """``text`` with its English misspellings corrected; a message in another language as written
+        ("meine Bestellung" is not a misspelt "mine")."""
+        if self._respeller is None or not self._language(text).is_english:
+            return text
+        return self._respeller.respell(text) or text
 
 
 def answer_vote(text: str) -> int:
