@@ -1,8 +1,9 @@
-"""Vector collections in Chroma: embedded ``PersistentClient`` by default, ``HttpClient`` by config.
+"""Vector collections in embedded Chroma: a ``chromadb.PersistentClient`` in the data directory.
 
-Rapport always computes embeddings itself and passes them in. Chroma's default
-embedding function downloads a model, so no collection is ever given one, and
-every write and query here requires vectors. The interface is ``bot.store.vectors``.
+A Chroma server (``stores.chroma_url``) is spoken to by ``bot.store.chroma_http`` instead, over its
+REST API, so a server-mode process never imports ``chromadb``. Rapport always computes embeddings
+itself and passes them in. Chroma's default embedding function downloads a model, so no collection
+is ever given one, and every write and query here requires vectors. The interface is ``bot.store.vectors``.
 """
 
 from __future__ import annotations
@@ -11,21 +12,14 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
-from bot.errors import EmbedderMismatchError, StoreError, find_outage
+from bot.errors import EmbedderMismatchError, StoreError
+# The segment-reader race is in Chroma's Rust core, embedded as on a server: one list of its transient errors.
+from bot.store.chroma_http import _TRANSIENT_READS, READ_RETRIES, READ_RETRY_SECONDS
 from bot.store.vectors import Metadata, VectorCollection, VectorHit, VectorStore
 
-# Chroma 1.5 (server and embedded share its Rust core) can fail a read that races the first flush of a
-# collection's HNSW segment: "Error creating hnsw segment reader: Nothing found on disk". Seen on loopback with
-# one writer and two readers on a fresh collection (4 of 800 queries); each read succeeded 50 ms later. The
-# same race, under two test processes at once, also fails as "Error finding id" (the metadata segment already
-# holds an id whose vector the reader's segment has not loaded yet).
-_TRANSIENT_READS = ("Error creating hnsw segment reader", "Error finding id")
-READ_RETRIES = 4
-READ_RETRY_SECONDS = 0.05
 
 
 class ChromaCollection(VectorCollection):
@@ -129,32 +123,14 @@ class ChromaStore(VectorStore):
         self.dimension = dimension
 
     @classmethod
-    def open(cls, chroma_url: str, data_dir: Path, embedder_name: str, dimension: int) -> ChromaStore:  # type: ignore[override]
+    def open(cls, data_dir: Path, embedder_name: str, dimension: int) -> ChromaStore:  # type: ignore[override]
+        """The embedded store in ``data_dir/chroma``, made if missing."""
         import chromadb
         from chromadb.config import Settings
 
-        settings = Settings(anonymized_telemetry=False)
-        if chroma_url:
-            parts = urlsplit(chroma_url)
-            try:
-                client = chromadb.HttpClient(
-                    host=parts.hostname or "localhost",
-                    port=parts.port or (443 if parts.scheme == "https" else 8000),
-                    ssl=parts.scheme == "https",
-                    settings=settings,
-                )
-            except Exception as exc:  # the client asks the server for its tenant at once: a plain ValueError
-                outage = find_outage(exc)
-                raise StoreError(
-                    f"cannot reach the Chroma server at {chroma_url} ({outage.detail})" if outage
-                    else f"cannot use the Chroma server at {chroma_url}: {exc}",
-                    fix="check stores.chroma_url (CHROMA_URL) and that the Chroma server is running; "
-                    "leave it empty for the embedded store",
-                ) from exc
-        else:
-            path = data_dir / "chroma"
-            path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(path), settings=settings)
+        path = data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
         return cls(client, embedder_name, dimension)
 
     async def collection(self, name: str) -> VectorCollection:
@@ -167,9 +143,9 @@ class ChromaStore(VectorStore):
 
         try:
             collection = await asyncio.to_thread(open_collection)
-        except Exception as exc:  # chromadb raises plain exceptions for connection problems
+        except Exception as exc:  # chromadb raises plain exceptions (a damaged or unwritable store)
             raise StoreError(f"cannot open vector collection '{name}': {exc}",
-                             fix="check stores.chroma_url, or leave it empty for the embedded store") from exc
+                             fix="check the data directory's chroma/ folder (permissions, free space)") from exc
         built_by = (collection.metadata or {}).get("embedder")
         if built_by != self.embedder_name:
             raise EmbedderMismatchError(

@@ -2,8 +2,9 @@
 
 Two implementations sit behind it, chosen by ``stores.vectors``:
 
-- ``chroma`` (default): embedded Chroma in the data directory, or a Chroma server from
-  ``stores.chroma_url`` (``bot.store.chroma_vectors``);
+- ``chroma`` (default): embedded Chroma in the data directory (``bot.store.chroma_vectors``, the
+  ``chromadb`` package), or the Chroma server at ``stores.chroma_url`` over its REST API with httpx
+  (``bot.store.chroma_http``: a server-mode process never imports ``chromadb``);
 - ``pgvector``: tables in the ``DATABASE_URL`` PostgreSQL with the pgvector extension
   (``bot.store.pgvector_store``), so a forget can delete vectors in the transaction that deletes
   the customer's rows.
@@ -90,15 +91,20 @@ class VectorStore(ABC):
              backend: Backend = "chroma", database: Database | None = None) -> VectorStore:
         """The configured store: Chroma (embedded, or the server at ``chroma_url``), or pgvector in ``database``.
 
-        Implementations are imported here, so a process only loads the client it uses.
+        Implementations are imported here, so a process only loads the client it uses: the server's is
+        httpx, the embedded one ``chromadb`` (~0.7-2 s of imports).
         """
         if backend == "pgvector":
             from bot.store.pgvector_store import PgVectorStore
 
             return PgVectorStore.open(database, embedder_name, dimension)
+        if chroma_url:
+            from bot.store.chroma_http import ChromaHttpStore
+
+            return ChromaHttpStore.open(chroma_url, embedder_name, dimension)
         from bot.store.chroma_vectors import ChromaStore
 
-        return ChromaStore.open(chroma_url, data_dir, embedder_name, dimension)
+        return ChromaStore.open(data_dir, embedder_name, dimension)
 
     @abstractmethod
     async def collection(self, name: str) -> VectorCollection: ...

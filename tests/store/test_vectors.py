@@ -200,15 +200,18 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
 @pytest.fixture(params=["embedded", "server"])
 def chroma_url(request: pytest.FixtureRequest) -> str:
-    """'' for the embedded store (PersistentClient), else the running server's URL (HttpClient): Chroma's own tests."""
+    """'' for the embedded store (chromadb's PersistentClient), else the running server's URL (our REST client,
+    bot.store.chroma_http): Chroma's own tests."""
     if request.param == "embedded":
         return ""
     return str(request.getfixturevalue("chroma_server"))
 
 
 @pytest.fixture
-def store(backend: Backend) -> VectorStore:
-    return backend.open()
+async def store(backend: Backend) -> AsyncIterator[VectorStore]:
+    opened = backend.open()
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture
@@ -350,14 +353,15 @@ async def test_reads_racing_a_write_on_a_fresh_collection_all_succeed(chroma_url
             await store.drop(name)
 
 
-async def test_only_the_transient_segment_error_is_retried(chroma_url: str, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_embedded_chroma_retries_only_the_transient_segment_error(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded store's retries; the server's client has its own test (test_chroma_http.py)."""
     from chromadb.errors import InternalError
 
     import bot.store.chroma_vectors as vectors
 
     monkeypatch.setattr(vectors, "READ_RETRY_SECONDS", 0.001)
-    store = VectorStore.open(chroma_url, tmp_path, EMBEDDER, DIM)
+    store = VectorStore.open("", tmp_path, EMBEDDER, DIM)
     name = f"t-{uuid.uuid4().hex[:12]}"
     real = await store.collection(name)
     await real.upsert(["a"], basis(1).reshape(1, -1), None, [{"customer_id": 1}])
@@ -404,9 +408,11 @@ async def test_a_collection_built_by_another_embedder_is_refused(store: VectorSt
 
 
 async def test_an_unreachable_server_is_a_store_error_that_names_the_setting(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(StoreError) as failed:
-        store = VectorStore.open(f"http://127.0.0.1:{free_port()}", tmp_path, EMBEDDER, DIM)
+        store = VectorStore.open(url, tmp_path, EMBEDDER, DIM)
         await store.collection("pages")
+    assert f"cannot reach the Chroma server at {url}" in str(failed.value)
     assert "stores.chroma_url" in str(failed.value)
 
 
