@@ -92,6 +92,9 @@ class Templates(Section):
     noted: str = "Thanks{name_suffix}, I'll remember that ({facts}). Anything I can help with?"
     # {statement}: what they told, said back ("your dog is allergic to chicken").
     noted_told: str = "Got it{name_suffix}: {statement}. I'll keep that in mind. Anything I can help with?"
+    # {whom}: who or what it was about, when it cannot be said back ("your dog").
+    noted_about: str = "Got it{name_suffix}, I'll remember that about {whom}. Anything I can help with?"
+    noted_plain: str = "Got it{name_suffix}, I'll keep that in mind. Anything I can help with?"
     product_intro: str = "Here's what we have that matches:"
     picks_intro: str = "A few picks for you{name_suffix}:"
     # Order status. Fields: {order_id}, {items}, {ordered} and {shipped} (e.g. "yesterday", "on 17 Nov"), {tracking}.

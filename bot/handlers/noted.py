@@ -8,11 +8,6 @@ from __future__ import annotations
 from bot.customers.told import in_their_words, said_back, told_about_themselves, whom_about
 from bot.handlers.base import Decision, Draft, Handler, Outcome, Situation, fmt
 
-# Said back when the customer's words are not fit to quote even respelt (a word we cannot read): a person
-# confirms what it is about, never repeats the typos. (Proposed as Templates fields beside noted_told.)
-NOTED_ABOUT = "Got it{name_suffix}, I'll remember that about {whom}. Anything I can help with?"
-NOTED_PLAIN = "Got it{name_suffix}, I'll keep that in mind. Anything I can help with?"
-
 
 class Noted(Handler):
     name = "noted"
@@ -31,8 +26,10 @@ class Noted(Handler):
             statement = said_back(decision.detail)
             if statement:
                 return Draft(fmt(self.t.noted_told, fill, statement=in_their_words(statement)))
+            # Their words are not fit to quote even respelt (a word we cannot read): say what it was
+            # about (Templates.noted_about), never repeat the typos.
             whom = whom_about(decision.detail)
-            return Draft(fmt(NOTED_ABOUT, fill, whom=whom) if whom else fmt(NOTED_PLAIN, fill))
+            return Draft(fmt(self.t.noted_about, fill, whom=whom) if whom else fmt(self.t.noted_plain, fill))
         facts = ", ".join(f"{f.label}: {f.value}" for k, f in situation.understanding.facts.items()
                           if not (k == "preferred_name" and "name" in situation.understanding.facts))
         # The new name is what to call them from now on.
