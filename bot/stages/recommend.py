@@ -44,7 +44,7 @@ class Recommend:
             return Picks()
         owned = context.insights.owned_skus
         if understanding.asks_recommendation:
-            picks = await self._advisor.suggest_for(customer.id, owned, understanding.text, understanding.embedding,
+            picks = await self._advisor.suggest_for(customer.id, owned, understanding.as_read, understanding.embedding,
                                                     self._embedder, min_similarity=self._thresholds.product_min_similarity)
             return Picks(list(picks.items), picks.no_match_reason or "", picks.led_by_question)
         matches = self._advisor.matches(understanding.embedding, self._thresholds.product_min_similarity)

@@ -94,6 +94,13 @@ class Understanding:
     intent: Intent = Intent(OUT_OF_SCOPE, 0.0, "")
     language: Language = Language(ENGLISH, 1.0, True, "assumed")
     vote: int = 0  # +1 / -1: the message rates the last answer (/helpful, 👍, "that didn't help"); 0: it does not
+    # The text as read: English misspellings corrected ("recomend" -> "recommend"), what was embedded;
+    # ``text`` as written where they are the same or none was.
+    read: str = ""
+
+    @property
+    def as_read(self) -> str:
+        return self.read or self.text
 
     @property
     def preferences(self) -> dict[str, str]:
@@ -141,6 +148,7 @@ class Understand:
             intent=intent,
             language=language,
             vote=answer_vote(text),
+            read=read,
         )
 
     def _models(self, text: str, read: str, embedding: np.ndarray) -> tuple[Sentiment, Intent, Language]:
