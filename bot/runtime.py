@@ -197,6 +197,7 @@ class Runtime:
                     await composer.close()  # type: ignore[attr-defined]
                 await memory.close()
                 await engine.locks.close()
+                await vectors.close()  # a Chroma server's HTTP connections; nothing for the others
                 embedder.close()
         finally:
             await database.close()
@@ -320,7 +321,10 @@ async def reindex(config: Config, data_dir: Path) -> None:
     try:
         vectors = VectorStore.open(config.stores.chroma_url, data_dir, embedder.name, embedder.dimension,
                                    backend=config.stores.vectors, database=database)
-        for name in await vectors.names():
-            await vectors.drop(name)
+        try:
+            for name in await vectors.names():
+                await vectors.drop(name)
+        finally:
+            await vectors.close()
     finally:
         await database.close()

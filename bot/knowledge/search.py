@@ -16,7 +16,7 @@ import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -119,6 +119,7 @@ class PageCollections:
         self.lexical_public: LexicalIndex | None = None
         self.lexical_internal: LexicalIndex | None = None
         self.lexical_builds = 0  # how many times the indexes were built: start-up and ingest only
+        self.titles: dict[str, str] = {}  # page source -> its title, from the same build
         self._building = asyncio.Lock()
 
     async def upsert(self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str],
@@ -160,6 +161,7 @@ class PageCollections:
         self.lexical_public, self.lexical_internal = await asyncio.to_thread(
             lambda: (_index_for(public), _index_for(internal))
         )
+        self.titles = {d.key[0]: d.title for d in (*public, *internal)}
         self.lexical_builds += 1
 
 
@@ -317,6 +319,38 @@ class KnowledgeBase:
             )
             for rank, (similarity, key, c) in enumerate(scored[:limit])
         ]
+
+    async def search_follow_up(self, text: str, topic_source: str, limit: int = 3, include_internal: bool = False,
+                               customer_id: int | None = None) -> list[KnowledgeHit] | None:
+        """A follow-up to the last answer ("how long does that take?" after where a refund goes), read
+        with that answer's page title ("… (Refunds)") and answered from that page: its sections, best
+        first, the best confident when it leads the page's next by CONFIDENT_MARGIN; None when the page
+        has none near (below GENERAL_READING_BELOW). As written, the question's own words win ("How long
+        does shipping take?"); the title says what "that" stood for. Only the title, not the last
+        section's heading: with the heading the reading found the last section again."""
+        title = self.pages.titles.get(topic_source)
+        if not title or self._embedder is None or self._names_another_page(text, topic_source):
+            return None
+        query = f"{text} ({title})"
+        embedding = (await embed_async(self._embedder, [query]))[0]
+        hits = await self.search(embedding, limit=limit + 5, include_internal=include_internal, text=query,
+                                 customer_id=customer_id)
+        on_page = [h for h in hits if h.source == topic_source][:limit]
+        if not on_page or on_page[0].similarity < GENERAL_READING_BELOW:
+            return None
+        runner_up = on_page[1].similarity if len(on_page) > 1 else 0.0
+        best = replace(on_page[0], confident=on_page[0].similarity - runner_up >= CONFIDENT_MARGIN)
+        return [best, *(replace(h, confident=False) for h in on_page[1:])]
+
+    def _names_another_page(self, text: str, topic_source: str) -> bool:
+        """Whether the question names its own topic ("does it come with a warranty?" after a returns
+        answer): a word of another page's title."""
+        index = self.pages.lexical_public
+        if index is None:
+            return False
+        own = set(index.query_terms(text))
+        return any(own & set(index.query_terms(title)) for source, title in self.pages.titles.items()
+                   if source != topic_source)
 
     def _respelt(self, text: str) -> str | None:
         """The question as corrected when the spelling correction changed a word and it can be embedded again."""

@@ -20,6 +20,10 @@ from bot.types import Inbound
 
 
 _POSSESSIVE = re.compile(r"\bmy\b|\d{3,}", re.I)
+# A short question whose "that"/"it" stands for something said before, and that names no order of theirs.
+_POINTS_BACK = re.compile(r"^(?=.{0,60}$)(?=.*\b(that|it|this|those|they|them)\b)(?!.*(\bmy\b|\border\b|\d{3,})).*$",
+                          re.I | re.S)
+ANSWER_ACTION = "answer"  # the knowledge answer handler's name (bot/handlers/answer.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,10 @@ class Recall:
             self._insights.build(customer, exclude_conversation=history),
             self._state(history, customer.id),
         )
+        if _follows_an_answer(understanding.text, state) and hasattr(self._knowledge, "search_follow_up"):
+            again = await self._knowledge.search_follow_up(understanding.as_read, state.topic_source, limit=3,
+                                                           include_internal=staff, customer_id=customer.id)
+            hits = again if again is not None else hits
         earlier = [t.text for t in recent if t.role == TurnRole.CUSTOMER]
         orders = insights.orders or insights.recent_orders
         named_now = mentioned_order(understanding.text, orders)
@@ -114,6 +122,12 @@ class Recall:
         if self._dialogue is None:
             return DialogueState(history)
         return await self._dialogue.load(history, customer_id)
+
+
+def _follows_an_answer(text: str, state: DialogueState) -> bool:
+    """A short question that points back ("how long does that take?", "is it free?") right after a
+    knowledge answer: it asks about what that answer was about."""
+    return bool(state.topic_source and state.last_action == ANSWER_ACTION and _POINTS_BACK.match(text))
 
 
 def brief(insights: Insights, recent: tuple[TurnRecord, ...], memories: list[Memory], budget: int) -> str:
