@@ -50,6 +50,11 @@ UNREACHABLE_FIX = ("check stores.chroma_url (CHROMA_URL) and that the Chroma ser
 REFUSED_FIX = "see the Chroma server's log for the cause; the server must be chromadb 1.x (`chroma run`)"
 # chromadb's client waits forever; a turn should not. Generous reads: an ingest upserts thousands at once.
 TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+# Requests on the wire at once; the rest wait on a semaphore, not in httpx's pool. httpcore's pool walks
+# every connection and every queued request on each request and release (encode/httpcore#1035): with 500
+# conversations at once it was a quarter of the event loop's time. A 2-core Chroma server gains nothing
+# from more connections than this.
+IN_FLIGHT = 8
 LIST_PAGE = 100  # collections per page of names()
 MAX_BATCH = 1000  # records per write until the server's pre-flight check says how many it takes
 # What each request does, for the message of a refusal: "failed to <action> vector collection 'pages'".
@@ -185,7 +190,10 @@ class ChromaHttpStore(VectorStore):
         self._base64 = False
         self._checked = False
         self._client = httpx.AsyncClient(base_url=api_root(chroma_url), timeout=TIMEOUT,
-                                         headers={"content-type": "application/json"})
+                                         headers={"content-type": "application/json"},
+                                         limits=httpx.Limits(max_connections=IN_FLIGHT,
+                                                             max_keepalive_connections=IN_FLIGHT))
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
 
     @classmethod
     def open(cls, chroma_url: str, embedder_name: str, dimension: int) -> ChromaHttpStore:  # type: ignore[override]
@@ -226,8 +234,9 @@ class ChromaHttpStore(VectorStore):
     async def _send(self, method: str, path: str, body: dict[str, Any] | None,
                     params: dict[str, str] | None) -> httpx.Response:
         try:
-            return await self._client.request(method, path, content=_dumps(body) if body is not None else None,
-                                              params=params)
+            async with self._in_flight:
+                return await self._client.request(method, path, content=_dumps(body) if body is not None else None,
+                                                  params=params)
         except httpx.TransportError as exc:  # refused, reset, timed out, name not found
             outage = find_outage(exc)
             raise StoreError(f"cannot reach the Chroma server at {self.url} ({outage.detail if outage else exc})",
