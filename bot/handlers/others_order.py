@@ -16,8 +16,9 @@ _PEOPLE = (r"(?:husband|wife|partner|boyfriend|girlfriend|fianc[ée]e?|friend|mo
 _ORDER_WORDS = r"(?:orders?|account|package|parcel|purchases?|delivery|tracking|refund|return|shipment)"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _ABOUT_OTHERS = re.compile(
-    # "my husband's order", "my friend Priya's package", "Ben's order", "his account"
-    rf"\b(?:my\s+{_PEOPLE}(?:\s+[A-Z][a-z]+)?)(?:'s|’s|s')\s+(?:\w+\s+)?{_ORDER_WORDS}\b|"
+    # "my husband's order", "my friend Priya's package", "Ben's order", "his account"; typed without the
+    # apostrophe too ("its my husbands order")
+    rf"\b(?:my\s+{_PEOPLE}(?:\s+[A-Z][a-z]+)?)(?:'s|’s|s'|s)\s+(?:\w+\s+)?{_ORDER_WORDS}\b|"
     # "Ben's order", but not "Northwind's return policy": a name's own order, account or parcel only
     r"\b[A-Z][a-z]{2,}(?:'s|’s)\s+(?:orders?|account|package|parcel|purchases?|tracking|shipment)\b|"
     rf"\b(?:his|her|their)\s+{_ORDER_WORDS}\b|"

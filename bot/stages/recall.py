@@ -21,7 +21,7 @@ from bot.types import Inbound
 
 _POSSESSIVE = re.compile(r"\bmy\b|\d{3,}", re.I)
 # A short question whose "that"/"it" stands for something said before, and that names no order of theirs.
-_POINTS_BACK = re.compile(r"^(?=.{0,60}$)(?=.*\b(that|it|this|those|they|them)\b)(?!.*(\bmy\b|\border\b|\d{3,})).*$",
+_POINTS_BACK = re.compile(r"^(?=.{0,60}$)(?=.*\b(that|it|this|those|they|them|there)\b)(?!.*(\bmy\b|\border\b|\d{3,})).*$",
                           re.I | re.S)
 ANSWER_ACTION = "answer"  # the knowledge answer handler's name (bot/handlers/answer.py)
 
