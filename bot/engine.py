@@ -109,7 +109,7 @@ class Engine:
         if reply is not None:
             reply = _addressed(reply, inbound)
         # The turn, its reply (in the outbox), the dialogue state and the inbox mark commit together.
-        await self.remember(situation, outcome.customer, decision, reply, owner=message.owner)
+        await self.remember(situation, outcome.customer, decision, reply, owner=message.owner, found=outcome.found)
         await self._tell_the_desk(inbound, context, decision)
         # Ids and the decision only: message bodies and personal data stay out of logs.
         log.info(

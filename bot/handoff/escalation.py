@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import Handoff as Rules
 from bot.handoff.rules import EscalationRule, intent_rule, topic_rule
+from bot.nlp.sentiment import sounds_upset
 from bot.store.records import CustomerRecord
 from bot.types import SentimentLabel
 
@@ -43,7 +44,10 @@ class Escalation:
             if pattern.search(understanding.text):
                 return topic_rule(topic)
         negative = self.is_negative(understanding)
-        if negative and understanding.sentiment.score <= self._rules.vip_unhappy_sentiment and self._is_vip(customer):
+        # A VIP's plain problem ("i want to return my jacket, it doesnt fit", -0.69) gets the answer first,
+        # like anyone's; one who sounds upset goes to a person at once.
+        if negative and understanding.sentiment.score <= self._rules.vip_unhappy_sentiment and self._is_vip(customer) \
+                and sounds_upset(understanding.text):
             return EscalationRule.VIP_UNHAPPY
         if self._rules.negative_turns and negative and state.negatives + 1 >= self._rules.negative_turns:
             return EscalationRule.NEGATIVE_TREND

@@ -55,6 +55,16 @@ _FRUSTRATION = re.compile(
     r"|(twice|(two|three|four|five|six|\d+) times) (now|already)"
     # "do you people ever answer", "does anyone ever reply"
     r"|(do|does|did|will|can) (you|anyone|anybody|someone|somebody)( \w+){0,2} ever)\b", re.I)
+# "Again" that asks to be reminded, not a repeat contact: "what's the return window again?", "how long was it
+# again?" (a question word other than "why", "again" last).
+_REMIND_AGAIN = re.compile(r"^\s*(what|which|when|where|how|who)(?:['’]?s)?\b[^?!]*\bagain\s*\?\s*$", re.I)
+
+
+def frustration_cues(text: str) -> int:
+    """How many frustration cues ``text`` holds, a reminder's "again" not counted."""
+    return len(_FRUSTRATION.findall(text)) - (1 if _REMIND_AGAIN.match(text) else 0)
+
+
 # Praise words used ironically: "oh great", "just great", "thanks for nothing", "yeah right".
 _SARCASM = re.compile(r"\b(oh,? (great|wonderful|perfect|brilliant|nice)|just (great|perfect|wonderful)"
                       r"|thanks for nothing|yeah,? right|wow,? thanks|great\. another|great,? another)\b", re.I)
@@ -68,7 +78,7 @@ _REPEATED_QUESTION = re.compile(r"\?[!?]|[!]\?")
 # complaint, though VADER and the embedding read "itchy" and "leak" as negative.
 _PLAIN_QUESTION = re.compile(
     r"^\s*(is|are|was|were|does|do|did|will|would|can|could|should|has|have|how|which|what|where|when|who"
-    r"|any|anything|got)\b[^?!]*\?\s*$"
+    r"|any|anything|got|whats|hows|wheres|whens|whos)\b[^?!]*\?\s*$"  # "whats": typed without the apostrophe
     # Customers often leave the "?" off ("is there a warranty", "do you ship to canada"): without one,
     # only the openings that cannot start a statement ("have been waiting…", "got a broken lamp" can).
     r"|^\s*((is|are) (there|it|this|that|the|my)|(do|does|did|can|could|will|would|should) (you|i|we|it|they|the|this|my)"
@@ -104,7 +114,7 @@ def extra_features(texts: list[str]) -> np.ndarray:
         # ordinary capitalisation ("I", "Monday") counts nothing.
         shouted = sum(len(w) for w in _WORD.findall(text) if len(w) >= 2 and w.isupper())
         caps = shouted / len(letters) if len(letters) >= 4 else 0.0
-        frustrated = min(len(_FRUSTRATION.findall(text)), 3)
+        frustrated = min(frustration_cues(text), 3)
         out[i] = (
             scores["compound"],
             scores["pos"],
@@ -122,6 +132,21 @@ def extra_features(texts: list[str]) -> np.ndarray:
             and (told_about_themselves(text) or stated_facts(text, _NOW)) else 0.0,
         )
     return out
+
+
+# VADER's compound at or below this: the words themselves carry the feeling ("furious", "terrible").
+UPSET_WORDS_COMPOUND = -0.4
+
+
+def sounds_upset(text: str) -> bool:
+    """Whether the words carry feeling, not only a problem: a frustration or sarcasm cue, shouting, "!!"
+    or "??", or feeling words (VADER). "it doesn't fit" scores as negative as anger (-0.73: reviews say
+    it of products they hate) yet is a plain problem to solve; "WHERE IS MY HUB??? third time" is upset."""
+    letters = [c for c in text if c.isalpha()]
+    shouted = sum(len(w) for w in _WORD.findall(text) if len(w) >= 2 and w.isupper())
+    return bool(frustration_cues(text) or _SARCASM.search(text) or _REPEATED.search(text)
+                or (len(letters) >= 4 and shouted / len(letters) >= 0.5)
+                or _vader().polarity_scores(text)["compound"] <= UPSET_WORDS_COMPOUND)
 
 
 class EmbeddingSentimentScorer:

@@ -23,7 +23,9 @@ _POSSESSIVE = re.compile(r"\bmy\b|\d{3,}", re.I)
 # A short question whose "that"/"it" stands for something said before, and that names no order of theirs.
 _POINTS_BACK = re.compile(r"^(?=.{0,60}$)(?=.*\b(that|it|this|those|they|them|there)\b)(?!.*(\bmy\b|\border\b|\d{3,})).*$",
                           re.I | re.S)
-ANSWER_ACTION = "answer"  # the knowledge answer handler's name (bot/handlers/answer.py)
+# The handlers whose reply is a knowledge section (bot/handlers/answer.py, order_problem.py): what a
+# "that" right after points back at.
+ANSWERING_ACTIONS = frozenset({"answer", "order_problem"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,7 @@ class Recall:
 def _follows_an_answer(text: str, state: DialogueState) -> bool:
     """A short question that points back ("how long does that take?", "is it free?") right after a
     knowledge answer: it asks about what that answer was about."""
-    return bool(state.topic_source and state.last_action == ANSWER_ACTION and _POINTS_BACK.match(text))
+    return bool(state.topic_source and state.last_action in ANSWERING_ACTIONS and _POINTS_BACK.match(text))
 
 
 def brief(insights: Insights, recent: tuple[TurnRecord, ...], memories: list[Memory], budget: int) -> str:

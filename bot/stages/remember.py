@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.customers.preferences import merged
 from bot.handlers.base import Decision, Registry, Situation
+from bot.knowledge.search import KnowledgeHit
 from bot.store.conversations import ConversationLog
 from bot.store.dialogue import DialogueState
 from bot.store.memory import CustomerMemory, turn_source
@@ -14,13 +15,15 @@ from bot.store.tables import Handoff, Turn
 from bot.types import Reply, SentimentLabel
 
 
-def next_state(situation: Situation, decision: Decision, negative: bool) -> DialogueState:
+def next_state(situation: Situation, decision: Decision, negative: bool,
+               found: KnowledgeHit | None = None) -> DialogueState:
     """The conversation's state after this turn: what is under discussion now, and the stretch's counts
-    (misses and unhappy messages in a row), which start afresh whenever a person takes over."""
+    (misses and unhappy messages in a row), which start afresh whenever a person takes over. ``found``:
+    the section the action looked up (an order problem's), the topic like an answer's."""
     state, context = situation.state, situation.context
     order_id = decision.order.order_id if decision.order else (
         context.order.order_id if context.order is not None and context.order_named_now else state.order_id)
-    answer = decision.answer
+    answer = decision.answer or found
     fresh = decision.opens_handoff or decision.silent
     return state.but(
         order_id=order_id,
@@ -43,8 +46,9 @@ class Remember:
         self._negative = negative_score
 
     async def __call__(self, situation: Situation, customer: CustomerRecord | None, decision: Decision,
-                       reply: Reply | None, owner: str | None = None) -> None:
-        """``owner``: who leases the turn; it is stored only while that lease still holds."""
+                       reply: Reply | None, owner: str | None = None, found: KnowledgeHit | None = None) -> None:
+        """``owner``: who leases the turn; it is stored only while that lease still holds. ``found``: the
+        knowledge section the action looked up, if any."""
         inbound, understanding, context = situation.inbound, situation.understanding, situation.context
         if customer is None:  # forgotten during this turn: keep nothing but the inbox's "answered" mark
             await self._log.record(inbound, [], None, answered=reply is not None, reply=reply, owner=owner)
@@ -89,7 +93,7 @@ class Remember:
             changes["stage"] = context.insights.stage
         negative = (understanding.sentiment.label is SentimentLabel.NEGATIVE
                     and understanding.sentiment.score <= self._negative)
-        state = next_state(situation, decision, negative) if customer.id == situation.customer.id else None
+        state = next_state(situation, decision, negative, found) if customer.id == situation.customer.id else None
         # The turns, any handoff, profile changes, the dialogue state and the inbox's "answered" mark commit together.
         await self._log.record(inbound, turns, handoff, answered=reply is not None, customer_changes=(customer.id, changes),
                                reply=reply, customer_id=customer.id,
