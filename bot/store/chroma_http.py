@@ -129,12 +129,7 @@ class ChromaHttpCollection(VectorCollection):
             "where_document": None,
             "include": ["documents", "metadatas", "distances"],
         }, read=True)
-        return [
-            VectorHit(id=i, document=d or "", metadata=dict(m or {}), similarity=1.0 - float(dist))
-            for i, d, m, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-            )
-        ]
+        return query_hits(result)
 
     async def _get(self, where: dict[str, Any] | None, include: list[str]) -> dict[str, Any]:
         return dict(await self._call("POST", "get", {
@@ -177,6 +172,16 @@ class ChromaHttpCollection(VectorCollection):
 
     async def count(self) -> int:
         return int(await self._call("GET", "count", read=True, params={"read_level": "index_and_wal"}))
+
+
+def query_hits(result: Any) -> list[VectorHit]:
+    """The hits of a one-embedding Chroma query result (the server's JSON and chromadb's QueryResult alike)."""
+    return [
+        VectorHit(id=i, document=d or "", metadata=dict(m or {}), similarity=1.0 - float(dist))
+        for i, d, m, dist in zip(
+            result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+        )
+    ]
 
 
 class ChromaHttpStore(VectorStore):

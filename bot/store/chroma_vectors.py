@@ -17,7 +17,7 @@ import numpy as np
 
 from bot.errors import EmbedderMismatchError, StoreError
 # The segment-reader race is in Chroma's Rust core, embedded as on a server: one list of its transient errors.
-from bot.store.chroma_http import _TRANSIENT_READS, READ_RETRIES, READ_RETRY_SECONDS
+from bot.store.chroma_http import _TRANSIENT_READS, READ_RETRIES, READ_RETRY_SECONDS, query_hits
 from bot.store.vectors import Metadata, VectorCollection, VectorHit, VectorStore
 
 
@@ -71,12 +71,7 @@ class ChromaCollection(VectorCollection):
             where=where or None,
             include=["documents", "metadatas", "distances"],
         )
-        return [
-            VectorHit(id=i, document=d or "", metadata=dict(m or {}), similarity=1.0 - float(dist))
-            for i, d, m, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-            )
-        ]
+        return query_hits(result)
 
     async def metadatas(self, where: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
         result = await self._read("get", where=where or None, include=["metadatas"])
