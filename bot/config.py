@@ -128,6 +128,13 @@ class Templates(Section):
         "I can't find an order {order_ref} on your account{name_suffix}. Could you check the number? "
         "The orders I can see on your account are: {orders}."
     )
+    # Asked about something of theirs that no order holds. {item}: "a jacket", "shoes"; {orders}: their newest
+    # orders with what each held.
+    item_not_ordered: str = (
+        "I don't see {item} in your orders{name_suffix}. The newest ones on your account are {orders}. If it was "
+        "ordered with another email or account, send me the order number from the confirmation email and I'll "
+        "take a look."
+    )
     # Asked about another person's order or account: never whether it exists.
     others_order: str = (
         "For privacy I can only look at orders on your own account{name_suffix}. If the order was placed on "

@@ -109,6 +109,32 @@ def by_product(text: str, orders: Sequence[OrderSummary]) -> OrderSummary | None
     return best
 
 
+# What follows "my" in an order question without being a thing one orders: the order itself, money, the
+# account, people and pets (another person's order is bot/handlers/others_order.py's).
+_NOT_ITEMS = frozenset(
+    "order orders package packages parcel parcels delivery deliveries purchase purchases shipment stuff item items "
+    "thing things box refund money card payment account return exchange replacement tracking address email "
+    "password subscription points rewards discount code coupon voucher balance credit gift cart basket bill "
+    "invoice receipt number mind bad last first second previous new old own husband wife partner friend mom mum "
+    "dad son daughter brother sister kid kids dog cat puppy home house door doorstep porch neighbour neighbor "
+    "phone time life day week money back way bank question issue problem".split())
+_MY_THING = re.compile(r"\bmy\s+(?:new\s+|old\s+)?([a-z]+)\b", re.I)
+
+
+def unordered_item(text: str, orders: Sequence[OrderSummary]) -> str | None:
+    """The thing the customer calls theirs that none of their orders holds ("where is my jacket?" with no
+    jacket ordered), else None: a word after "my" that no item of theirs is called by and that is no word
+    for the order itself, money, the account or a person."""
+    if not orders or by_product(text, orders) is not None:
+        return None
+    owned = {w for order in orders for item in order.items for w in _singular(_words(item.name))}
+    for match in _MY_THING.finditer(text):
+        word = match.group(1).lower()
+        if word not in _NOT_ITEMS and len(word) > 2 and not (_singular({word}) & owned) and word not in _STOP:
+            return word
+    return None
+
+
 def mentioned_order(text: str, orders: Sequence[OrderSummary]) -> OrderSummary | None:
     """An order of these that the text names by number or by one of its products, if any."""
     for number in order_numbers(text):

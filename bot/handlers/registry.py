@@ -15,6 +15,7 @@ from bot.handlers.forget import Forget
 from bot.handlers.greet import Greet
 from bot.handlers.handoff import HandOff
 from bot.handlers.help import Help
+from bot.handlers.item_not_ordered import ItemNotOrdered
 from bot.handlers.helpful import Helpful
 from bot.handlers.language import OtherLanguage
 from bot.handlers.link import Link
@@ -48,6 +49,7 @@ HANDLERS: tuple[type[Handler], ...] = (
     FactRecall,
     OthersOrder,  # before anything reads an order: another person's order is never looked up
     OrderNotFound,  # before anything reads an order: a number not on this account is said to be so
+    ItemNotOrdered,  # before anything reads an order: "my jacket" that no order holds is not their newest order
     OrderProblem,
     Purchases,
     OrderStatus,
