@@ -28,3 +28,18 @@ def test_a_missing_or_binary_file_is_one_clear_message_not_a_traceback(tmp_path:
                                 text=True, cwd=ROOT, timeout=120)
         assert result.returncode != 0
         assert says in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
+    # `rapport sentiment FILE | head -1`: the pipe closes under the command, which said "cannot reach a
+    # network service" (find_outage reads a BrokenPipeError as a dropped connection) and exited 1.
+    lines = tmp_path / "lines.txt"
+    lines.write_text("".join(f"the lamp is great, number {n}\n" for n in range(3000)))
+    process = subprocess.Popen([sys.executable, "-m", "bot", "sentiment", str(lines)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=ROOT)
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["label"] == "positive"
+    process.stdout.close()  # as head does after its line
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, errors
+    assert "error" not in errors and "Traceback" not in errors

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -68,6 +69,10 @@ def reports_errors(command: Callable[..., T]) -> Callable[..., T]:
         except RapportError as error:
             _print_error(str(error))
             raise typer.Exit(1) from None
+        except BrokenPipeError:
+            # Our output's reader went away (`rapport sentiment FILE | head`): nothing is wrong, no network is down.
+            _stop_writing_to_the_closed_pipe()
+            raise typer.Exit(0) from None
         except Exception as error:
             outage = find_outage(error)
             if outage is None:
@@ -76,6 +81,15 @@ def reports_errors(command: Callable[..., T]) -> Callable[..., T]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _stop_writing_to_the_closed_pipe() -> None:
+    """Point stdout at /dev/null, so the interpreter's flush at exit does not fail on the closed pipe again
+    (the way Python's documentation on SIGPIPE describes)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _print_error(text: str) -> None:
