@@ -13,6 +13,7 @@ by scripts/eval_retrieval.py.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -224,6 +225,17 @@ def _score(candidate: _Candidate, key: SectionKey, coverage: Coverage) -> float:
     return fused_similarity(candidate.dense, coverage[candidate.index].get(key, 0.0))
 
 
+# Words a customer opens with before the question, carrying no topic: "fine.", "ok so", "alright,", "hmm".
+_LEAD_IN = re.compile(r"^\s*(?:(?:ok(?:ay)?|fine|alright|all right|well|so|hmm+|um+|uh+|right|cool|great|sure|yeah|"
+                      r"yes|no|nope|thanks|thank you|thx|ty|got it|i see)\s*[,.!;:-]*\s+)+(?=\w)", re.I)
+
+
+def _without_lead_in(text: str) -> str:
+    """``text`` without its opening filler; the whole text when that would leave nothing."""
+    rest = _LEAD_IN.sub("", text)
+    return rest if rest.strip() else text
+
+
 def _top_score(best: Scores) -> float:
     return max((b[0] for b in best.values()), default=0.0)
 
@@ -280,8 +292,11 @@ class KnowledgeBase:
         respelt = None
         if text:
             await self.pages.ensure_lexical()
-            respelt = self._respelt(text)
-            if respelt is not None and self._embedder is not None:
+            # The question as asked: misspellings corrected, a lead-in that says nothing dropped ("fine. whats
+            # your phone number" 0.54, under an answer; without "fine." 0.69).
+            asked = _without_lead_in(self._respelt(text) or text)
+            if asked != text and self._embedder is not None:
+                respelt = asked
                 embedding = (await embed_async(self._embedder, [respelt]))[0]
         sources: list[tuple[VectorCollection, LexicalIndex | None]] = [(self.pages.public, self.pages.lexical_public)]
         if include_internal:
