@@ -128,6 +128,12 @@ class Templates(Section):
         "I can't find an order {order_ref} on your account{name_suffix}. Could you check the number? "
         "The orders I can see on your account are: {orders}."
     )
+    # Someone with no orders on record gives an email address to look up: never opened from a chat.
+    email_given: str = (
+        "Thanks{name_suffix}. For your privacy I can't open an account from an email address typed in a chat, "
+        "since anyone could type one. A person from our team can check it's you and look up your orders: just "
+        "say \"talk to a human\"."
+    )
     # Asked about something of theirs that no order holds. {item}: "a jacket", "shoes"; {orders}: their newest
     # orders with what each held.
     item_not_ordered: str = (

@@ -9,6 +9,7 @@ from bot.handlers.answer import Answer
 from bot.handlers.base import Handler, Registry, Services
 from bot.handlers.clarify import Clarify
 from bot.handlers.csat import Csat
+from bot.handlers.email_given import EmailGiven
 from bot.handlers.export import Export
 from bot.handlers.facts import FactRecall
 from bot.handlers.forget import Forget
@@ -48,6 +49,7 @@ HANDLERS: tuple[type[Handler], ...] = (
     Settled,  # "nvm it just arrived": glad with them
     FactRecall,
     OthersOrder,  # before anything reads an order: another person's order is never looked up
+    EmailGiven,  # an address typed by someone with no orders opens no account
     OrderNotFound,  # before anything reads an order: a number not on this account is said to be so
     ItemNotOrdered,  # before anything reads an order: "my jacket" that no order holds is not their newest order
     OrderProblem,
