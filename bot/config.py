@@ -128,6 +128,11 @@ class Templates(Section):
         "I can't find an order {order_ref} on your account{name_suffix}. Could you check the number? "
         "The orders I can see on your account are: {orders}."
     )
+    # Said missing, but the order has not left the warehouse. {order_id}.
+    order_missing_not_sent: str = (
+        "So it can't have been delivered yet{name_suffix}: if a tracking page says delivered, it is for another "
+        "order. Send me that order's number and I'll check it."
+    )
     # Someone with no orders on record gives an email address to look up: never opened from a chat.
     email_given: str = (
         "Thanks{name_suffix}. For your privacy I can't open an account from an email address typed in a chat, "

@@ -90,6 +90,8 @@ class OrderProblem(Handler):
         knowledge, embedder = self.services.knowledge, self.services.embedder
         if problem is None or knowledge is None or embedder is None:
             return Outcome(situation.customer)
+        if problem.kind == "missing" and _not_sent_yet(decision.order):
+            return Outcome(situation.customer)  # what to do about a delivered parcel that is gone does not apply
         if problem.kind == "return" and decision.order is not None:
             case = self._return_case(situation.text, decision.order)
             if case is not None:
@@ -141,7 +143,11 @@ class OrderProblem(Handler):
         assert order is not None
         fields = order_fields(order)
         extra = {k: v for k, v in fields.items() if k not in fill}
-        if decision.detail in {"late", "missing"}:
+        if decision.detail == "missing" and _not_sent_yet(order):
+            # "it says delivered but i never got it" about an order still in the warehouse: a tracking page that
+            # says delivered is another order's, so say that rather than how to look for a delivered parcel.
+            lead = status_text(order, self.t) + " " + fmt(self.t.order_missing_not_sent, fill, **extra)
+        elif decision.detail in {"late", "missing"}:
             lead = status_text(order, self.t)
         elif decision.detail == "cancel" and order.status in {"shipped", "delivered"}:
             # Say first what a person would: it is past cancelling (the section says what can be done).
@@ -158,6 +164,10 @@ class OrderProblem(Handler):
             sources.insert(0, source_of(outcome.found))
         tone = Tone.NEUTRAL if decision.detail in _REQUESTS else Tone.EMPATHETIC
         return Draft("\n\n".join(parts), sources=tuple(sources), tone=tone)
+
+
+def _not_sent_yet(order: OrderSummary | None) -> bool:
+    return order is not None and order.status == "processing"
 
 
 def _problem(text: str) -> Problem | None:
