@@ -115,23 +115,38 @@ _NOT_ITEMS = frozenset(
     "order orders package packages parcel parcels delivery deliveries purchase purchases shipment stuff item items "
     "thing things box refund money card payment account return exchange replacement tracking address email "
     "password subscription points rewards discount code coupon voucher balance credit gift cart basket bill "
-    "invoice receipt number mind bad last first second previous new old own husband wife partner friend mom mum "
-    "dad son daughter brother sister kid kids dog cat puppy home house door doorstep porch neighbour neighbor "
-    "phone time life day week money back way bank question issue problem".split())
-_MY_THING = re.compile(r"\bmy\s+(?:new\s+|old\s+)?([a-z]+)\b", re.I)
+    "invoice receipt number mind own husband wife partner friend mom mum dad son daughter brother sister kid "
+    "kids dog cat puppy home house door doorstep porch neighbour neighbor phone time life day week back way bank "
+    "question issue problem".split())
+# Where the thing's name ends: what is said of it ("my blue jacket arrived torn", "my jacket, it doesnt fit").
+_AFTER_THE_NAME = frozenset(
+    "is are was were has have had hasnt havent isnt wasnt doesnt dont didnt wont cant never still just already "
+    "arrived came come broke stopped keeps got it its and or but from that which to for of on in at with yet "
+    "please pls plz".split())
+_AGE = frozenset({"new", "old", "last", "first", "previous", "second"})
+_MY = re.compile(r"\bmy\s+((?:[a-z]+\s+){0,2}[a-z]+)", re.I)
 
 
 def unordered_item(text: str, orders: Sequence[OrderSummary]) -> str | None:
-    """The thing the customer calls theirs that none of their orders holds ("where is my jacket?" with no
-    jacket ordered), else None: a word after "my" that no item of theirs is called by and that is no word
-    for the order itself, money, the account or a person."""
+    """The thing the customer calls theirs that none of their orders holds ("where is my blue jacket?" with
+    no jacket ordered: "blue jacket"), else None: up to three words after "my", cut where something is said
+    of them, none of which an item of theirs is called by, ending in a word that is no word for the order
+    itself, money, the account or a person."""
     if not orders or by_product(text, orders) is not None:
         return None
     owned = {w for order in orders for item in order.items for w in _singular(_words(item.name))}
-    for match in _MY_THING.finditer(text):
-        word = match.group(1).lower()
-        if word not in _NOT_ITEMS and len(word) > 2 and not (_singular({word}) & owned) and word not in _STOP:
-            return word
+    for match in _MY.finditer(text):
+        name: list[str] = []
+        for word in match.group(1).lower().split():
+            if word in _NOT_ITEMS:  # "my dog hates…", "my gift card": no thing ordered
+                name = []
+                break
+            if word in _AFTER_THE_NAME or word in _STOP:
+                break
+            name.append(word)
+        name = [w for w in name if w not in _AGE]
+        if name and len(name[-1]) > 2 and not (_singular(set(name)) & owned):
+            return " ".join(name)
     return None
 
 

@@ -154,12 +154,10 @@ class LexicalIndex:
 
         def corrected(match: re.Match[str]) -> str:
             nonlocal changed
-            word = words(match.group())
-            fixed = self.corrector.correct(word[0]) if len(word) == 1 else match.group()
-            if len(word) != 1 or fixed == word[0]:
-                return match.group()
-            changed = True
-            return fixed
+            (word,) = words(match.group())  # the pattern matches exactly one of ``words``' tokens
+            fixed = self.corrector.correct(word)
+            changed |= fixed != word
+            return fixed if fixed != word else match.group()
 
         respelt = _WORD_AS_WRITTEN.sub(corrected, text)
         return respelt if changed else None

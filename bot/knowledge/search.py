@@ -294,7 +294,7 @@ class KnowledgeBase:
             await self.pages.ensure_lexical()
             # The question as asked: misspellings corrected, a lead-in that says nothing dropped ("fine. whats
             # your phone number" 0.54, under an answer; without "fine." 0.69).
-            asked = _without_lead_in(self._respelt(text) or text)
+            asked = self._asked(text)
             if asked != text and self._embedder is not None:
                 respelt = asked
                 embedding = (await embed_async(self._embedder, [respelt]))[0]
@@ -346,7 +346,8 @@ class KnowledgeBase:
         title = self.pages.titles.get(topic_source)
         if not title or self._embedder is None or self._names_another_page(text, topic_source):
             return None
-        query = f"{text} ({title})"
+        # Read as search would read it, so search does not embed it a second time.
+        query = f"{self._asked(text)} ({title})"
         embedding = (await embed_async(self._embedder, [query]))[0]
         hits = await self.search(embedding, limit=limit + 5, include_internal=include_internal, text=query,
                                  customer_id=customer_id)
@@ -366,6 +367,10 @@ class KnowledgeBase:
         own = set(index.query_terms(text))
         return any(own & set(index.query_terms(title)) for source, title in self.pages.titles.items()
                    if source != topic_source)
+
+    def _asked(self, text: str) -> str:
+        """The question as asked: misspellings corrected, a lead-in that says nothing dropped."""
+        return _without_lead_in(self._respelt(text) or text)
 
     def _respelt(self, text: str) -> str | None:
         """The question as corrected when the spelling correction changed a word and it can be embedded again."""

@@ -109,11 +109,7 @@ def extra_features(texts: list[str]) -> np.ndarray:
     out = np.zeros((len(texts), len(EXTRA_FEATURES)), dtype=np.float32)
     for i, text in enumerate(texts):
         scores = analyzer.polarity_scores(text)
-        letters = [c for c in text if c.isalpha()]
-        # Shouting: the share of letters in all-caps words of 2+ letters ("WHERE IS MY LAMP"), so
-        # ordinary capitalisation ("I", "Monday") counts nothing.
-        shouted = sum(len(w) for w in _WORD.findall(text) if len(w) >= 2 and w.isupper())
-        caps = shouted / len(letters) if len(letters) >= 4 else 0.0
+        caps = shouted_share(text)
         frustrated = min(frustration_cues(text), 3)
         out[i] = (
             scores["compound"],
@@ -134,6 +130,14 @@ def extra_features(texts: list[str]) -> np.ndarray:
     return out
 
 
+def shouted_share(text: str) -> float:
+    """The share of letters in all-caps words of 2+ letters ("WHERE IS MY LAMP"), so ordinary
+    capitalisation ("I", "Monday") counts nothing; 0 under four letters."""
+    letters = sum(c.isalpha() for c in text)
+    shouted = sum(len(w) for w in _WORD.findall(text) if len(w) >= 2 and w.isupper())
+    return shouted / letters if letters >= 4 else 0.0
+
+
 # VADER's compound at or below this: the words themselves carry the feeling ("furious", "terrible").
 UPSET_WORDS_COMPOUND = -0.4
 
@@ -142,10 +146,8 @@ def sounds_upset(text: str) -> bool:
     """Whether the words carry feeling, not only a problem: a frustration or sarcasm cue, shouting, "!!"
     or "??", or feeling words (VADER). "it doesn't fit" scores as negative as anger (-0.73: reviews say
     it of products they hate) yet is a plain problem to solve; "WHERE IS MY HUB??? third time" is upset."""
-    letters = [c for c in text if c.isalpha()]
-    shouted = sum(len(w) for w in _WORD.findall(text) if len(w) >= 2 and w.isupper())
     return bool(frustration_cues(text) or _SARCASM.search(text) or _REPEATED.search(text)
-                or (len(letters) >= 4 and shouted / len(letters) >= 0.5)
+                or shouted_share(text) >= 0.5
                 or _vader().polarity_scores(text)["compound"] <= UPSET_WORDS_COMPOUND)
 
 

@@ -31,7 +31,7 @@ _STRETCHED = re.compile(r"(.)\1{2,}")
 CHAT_WORDS = frozenset(
     "im ive id ill dont doesnt didnt cant couldnt wont wouldnt isnt arent wasnt werent hasnt havent hadnt "
     "shouldnt youre theyre thats whats wheres hows theres lets thx pls plz lol nvm omg idk btw tbh imo asap "
-    "pls thnx thanx gonna wanna gotta kinda yeah yep nope okay hiya".split()
+    "thnx thanx gonna wanna gotta kinda yeah yep nope okay hiya".split()
 )
 
 
@@ -48,9 +48,7 @@ class EnglishRespeller:
         return any(self._unknown(m.group()) for m in _WORD.finditer(text))
 
     def respell(self, text: str) -> str | None:
-        if not self.needs_lookup(text):
-            return None  # most messages: no word to look up, no dictionary to build
-        changed = False
+        changed = False  # the dictionary is built by the first unknown word only
 
         def corrected(match: re.Match[str]) -> str:
             nonlocal changed

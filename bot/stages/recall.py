@@ -98,7 +98,7 @@ class Recall:
             self._insights.build(customer, exclude_conversation=history),
             self._state(history, customer.id),
         )
-        if _follows_an_answer(understanding.text, state) and hasattr(self._knowledge, "search_follow_up"):
+        if _follows_an_answer(understanding, state) and hasattr(self._knowledge, "search_follow_up"):
             again = await self._knowledge.search_follow_up(understanding.as_read, state.topic_source, limit=3,
                                                            include_internal=staff, customer_id=customer.id)
             hits = again if again is not None else hits
@@ -126,10 +126,11 @@ class Recall:
         return await self._dialogue.load(history, customer_id)
 
 
-def _follows_an_answer(text: str, state: DialogueState) -> bool:
+def _follows_an_answer(understanding: Understanding, state: DialogueState) -> bool:
     """A short question that points back ("how long does that take?", "is it free?") right after a
-    knowledge answer: it asks about what that answer was about."""
-    return bool(state.topic_source and state.last_action in ANSWERING_ACTIONS and _POINTS_BACK.match(text))
+    knowledge answer: it asks about what that answer was about ("thanks, that helps" asks nothing)."""
+    return bool(state.topic_source and state.last_action in ANSWERING_ACTIONS and not understanding.is_thanks
+                and _POINTS_BACK.match(understanding.text))
 
 
 def brief(insights: Insights, recent: tuple[TurnRecord, ...], memories: list[Memory], budget: int) -> str:

@@ -124,13 +124,13 @@ class Understand:
         text = inbound.text.strip()
         # "my lamp arived brokn!!!" is embedded, scored and routed as "my lamp arrived broken!!!"; every
         # check on the words themselves, and what is stored, keeps the text as written.
-        read = text
+        read, language = text, None
         if self._respeller is not None and self._respeller.needs_lookup(text):  # a word in no dictionary
-            read = await asyncio.to_thread(self._respelt, text)
+            read, language = await asyncio.to_thread(self._respelt, text)
         # Through the batcher when there is one: concurrent conversations share one model call.
         (embedding,) = await embed_async(self._embedder, [read or " "])
         # One thread hop for the small models keeps the event loop free and the overhead low.
-        sentiment, intent, language = await asyncio.to_thread(self._models, text, read, embedding)
+        sentiment, intent, language = await asyncio.to_thread(self._models, text, read, embedding, language)
         return Understanding(
             text=text,
             embedding=embedding,
@@ -151,19 +151,23 @@ class Understand:
             read=read,
         )
 
-    def _models(self, text: str, read: str, embedding: np.ndarray) -> tuple[Sentiment, Intent, Language]:
-        """Sentiment and intent of the message as read (respelt), its language as written."""
-        return self._scorer.score_embedding(read, embedding), self._router.route(read, embedding), self._language(text)
+    def _models(self, text: str, read: str, embedding: np.ndarray,
+                language: Language | None) -> tuple[Sentiment, Intent, Language]:
+        """Sentiment and intent of the message as read (respelt), its language as written (``language``:
+        already detected, to respell)."""
+        return (self._scorer.score_embedding(read, embedding), self._router.route(read, embedding),
+                language or self._language(text))
 
     def _language(self, text: str) -> Language:
         return self._languages.detect(text) if self._languages is not None else Language(ENGLISH, 1.0, True, "assumed")
 
-    def _respelt(self, text: str) -> str:
-        """``text`` with its English misspellings corrected; a message in another language as written
-        ("meine Bestellung" is not a misspelt "mine")."""
-        if self._respeller is None or not self._language(text).is_english:
-            return text
-        return self._respeller.respell(text) or text
+    def _respelt(self, text: str) -> tuple[str, Language]:
+        """``text`` with its English misspellings corrected, and its language; a message in another
+        language as written ("meine Bestellung" is not a misspelt "mine")."""
+        language = self._language(text)
+        if self._respeller is None or not language.is_english:
+            return text, language
+        return self._respeller.respell(text) or text, language
 
 
 def answer_vote(text: str) -> int:

@@ -21,6 +21,8 @@ ORDERS = [
     ("where is my jacket?", "jacket"),
     ("my jacket arrived torn", "jacket"),
     ("i want to return my new shoes", "shoes"),
+    ("where is my blue jacket?", "blue jacket"),  # the whole name, not "blue"
+    ("i want to return my jacket, it doesnt fit", "jacket"),
 ])
 def test_a_thing_no_order_holds_is_named(text: str, thing: str) -> None:
     assert unordered_item(text, ORDERS) == thing
@@ -28,6 +30,7 @@ def test_a_thing_no_order_holds_is_named(text: str, thing: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "where is my hub?", "my chargers stopped working", "can i return my footrest",  # theirs
+    "my usb-c charger is broken", "where is my last order",
     "where is my order?", "where is my refund", "my package never came", "my money back please",  # the order, money
     "my husband's parcel", "my dog hates the food",  # people and pets are not things ordered
 ])
