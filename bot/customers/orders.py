@@ -174,6 +174,7 @@ PROBLEM_WORDS = frozenset({
     "broken", "damaged", "cracked", "smashed", "dented", "defective", "faulty", "missing", "arrived",
     "delivered", "received", "delayed", "cancel", "cancelled", "return", "returned", "refund", "exchange", "wrong",
     "stolen", "leaking", "working", "replacement", "warranty", "package", "parcel", "order", "ripped", "torn",
+    "flickering", "flickers", "stopped", "shattered",  # the warranty and damage patterns' words too
 })
 
 

@@ -18,7 +18,7 @@ class ItemNotOrdered(Handler):
         if situation.understanding.command is not None or situation.context.order_named_now \
                 or order_numbers(situation.text):
             return None
-        if not (asks_status(situation) or problem_in(situation.text)):
+        if not (asks_status(situation) or problem_in(situation.understanding.as_read)):
             return None
         insights = situation.context.insights
         item = unordered_item(situation.text, insights.orders or insights.recent_orders)

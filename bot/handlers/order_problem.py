@@ -54,7 +54,7 @@ class OrderProblem(Handler):
     def decide(self, situation: Situation) -> Decision | None:
         if situation.understanding.command is not None:
             return None
-        problem = _problem(situation.text)
+        problem = _problem(situation.understanding.as_read)
         if problem is None:
             return self._follow_up(situation)
         context = situation.context
@@ -86,7 +86,7 @@ class OrderProblem(Handler):
                              detail=problem.kind, answer=None)
 
     async def act(self, situation: Situation, decision: Decision) -> Outcome:
-        problem = _problem(situation.text) or problem_of_kind(decision.detail)
+        problem = _problem(situation.understanding.as_read) or problem_of_kind(decision.detail)
         knowledge, embedder = self.services.knowledge, self.services.embedder
         if problem is None or knowledge is None or embedder is None:
             return Outcome(situation.customer)

@@ -76,6 +76,10 @@ class EnglishRespeller:
         if not found:
             return word
         best = max(found, key=lambda s: (_is_subsequence(word, s.term), -s.distance, s.count))
+        # Two edits that change the first letter are another word, not a slip ("flickring" is not "clicking",
+        # though "flickering" is too rare to be a target); letters dropped, or one edit, are a slip.
+        if best.distance > 1 and best.term[0] != word[0] and not _is_subsequence(word, best.term):
+            return word
         return str(best.term)
 
 

@@ -29,7 +29,8 @@ _THANKS_ANYWHERE = re.compile(r"^(?=.{0,80}$).*\b(thanks|thank you|thank u|thx|c
                               r"you guys (are|rock)|that helped|perfect, thanks)\b", re.I | re.S)
 # Thanks followed by a new request is the request: "thanks! do you sell gift cards", "thx, can you check my order".
 _ASKS_MORE = re.compile(r"\b(?:thanks|thank you|thank u|thx|ty|cheers)\b.*\b(?:do you|can (?:i|you)|could you|how (?:do|can|long|much)|"
-                        r"where(?:'s| is| are)|what(?:'s| is| are)|when (?:will|do|does|is)|is there|are there|do i|i need|i want)\b",
+                        r"where(?:'s| is| are)|what(?:'s| is| are)|whats|wheres|when (?:will|do|does|is)|is there|are there|do i|i need|i want|also|status|"
+                        r"order\s*#?\d{3,})\b",
                         re.I)
 _REQUEST_VERB = r"(talk|speak|chat|connect|transfer|put me through|get|want|need|give me|escalate)"
 # "I need to talk to someone about my order": a person asked for without the words "human" or "agent".

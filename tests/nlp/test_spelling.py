@@ -33,6 +33,7 @@ def test_dropped_swapped_and_stretched_letters_become_the_word_meant(respeller: 
     "lol ok nvm thx",
     "do you people ever answer?",  # nothing misspelt: nothing to look up at all
     "Yirgacheffe beans, 2 bags",
+    "the lamp is flickring",  # two edits and another first letter ("clicking") is another word, not a slip
 ])
 def test_names_products_chat_words_and_correct_text_stay_as_written(respeller: EnglishRespeller,
                                                                     written: str) -> None:
